@@ -28,11 +28,11 @@ export: $(STAMP)  ## notebooks -> dfm_tutorial/
 clean-nbs: $(STAMP)  ## strip execution noise from the notebooks
 	$(BIN)/nbdev-clean
 
-check-sync: export clean-nbs  ## fail if the library or the notebooks were out of sync with git
-	@changed="$$(git status --porcelain -- dfm_tutorial nbs)"; \
+check-sync: export clean-nbs  ## fail if exporting or cleaning changed anything git tracks (or added files)
+	@changed="$$(git status --porcelain)"; \
 	if [ -n "$$changed" ]; then \
 	  echo "nbdev-export / nbdev-clean changed tracked files: export and clean the notebooks, then commit."; \
-	  echo "$$changed"; git --no-pager diff --stat -- dfm_tutorial nbs; exit 1; \
+	  echo "$$changed"; git --no-pager diff --stat; exit 1; \
 	fi; echo "library and notebooks in sync"
 
 bench: $(STAMP)  ## the benchmark tables
