@@ -7,7 +7,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/dfm.html.md"""
 # %% auto #0
 __all__ = ['DRAWS', 'MODES', 'ABLATIONS', 'fuse', 'select_map', 'DFM', 'show_dfm', 'save_walkthrough', 'insert_after']
 
-# %% ../nbs/04_dfm.ipynb #68790242
+# %% ../nbs/04_dfm.ipynb #25f7248d
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
@@ -17,21 +17,23 @@ from .masks import mask_map
 from .focus import OVERLAPS, focus_mask
 from .plots import show_map
 
-# %% ../nbs/04_dfm.ipynb #1d619afd
+# %% ../nbs/04_dfm.ipynb #159b347e
 def fuse(mask, enhancement, mu=0.6, nu=0.4):
     "μ · mask + ν · enhancement, eq. 13–14; broadcasting aligns `(n, c, 1, 1)` with `(n, 1, h, w)` (eq. 9–12)."
     return mu * mask + nu * enhancement
 
-# %% ../nbs/04_dfm.ipynb #4acaf371
+# %% ../nbs/04_dfm.ipynb #aa80f733
 DRAWS = ('batch', 'sample')
 
 def select_map(first, second, theta=0.7, draw='batch'):
     "F_module, eq. 15: `first` with probability θ, else `second`; one draw per batch or per sample."
+    check_range('theta', theta, 0, 1)
+    if draw not in DRAWS: raise ValueError(f"draw must be one of {DRAWS}, got {draw!r}")
     shape = (first.shape[0], 1, 1, 1) if draw == 'sample' else ()
     pick_first = torch.rand(shape, device=first.device) < theta
     return torch.where(pick_first, first, second)
 
-# %% ../nbs/04_dfm.ipynb #465266f0
+# %% ../nbs/04_dfm.ipynb #ef9321be
 MODES = ('channel', 'position', 'own', 'cross')
 
 ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
@@ -42,7 +44,7 @@ ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
     'dfm':           dict(mode='cross', focus=True),
 }
 
-# %% ../nbs/04_dfm.ipynb #e59c9923
+# %% ../nbs/04_dfm.ipynb #e124d1c4
 class DFM(nn.Module):
     "Dual-attention Focused Module: mask and enhance channels and positions of a feature map while training."
     def __init__(self,
@@ -106,7 +108,7 @@ class DFM(nn.Module):
         return (f"alpha={self.alpha}, beta={self.beta}, lam={self.lam}, mu={self.mu}, nu={self.nu}, "
                 f"theta={self.theta}, mode={self.mode!r}, focus={self.focus}, overlap={self.overlap!r}, draw={self.draw!r}")
 
-# %% ../nbs/04_dfm.ipynb #e78d97e2
+# %% ../nbs/04_dfm.ipynb #bcdeb74e
 def _channel_mean(t): return t.float().mean(1) if t.shape[1] > 1 else t[:, 0].float()
 
 def show_dfm(x, dfm=None, image=None, sample=0):
@@ -133,7 +135,7 @@ def show_dfm(x, dfm=None, image=None, sample=0):
     fig.suptitle(repr(dfm), fontsize=8); fig.tight_layout()
     return axs
 
-# %% ../nbs/04_dfm.ipynb #98682735
+# %% ../nbs/04_dfm.ipynb #3e591767
 def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     "Draw the DFM walk-through on the sample image and write it to `fname` (the first `make demo`)."
     from pathlib import Path
@@ -144,7 +146,7 @@ def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     plt.savefig(fname, dpi=110); plt.close('all')
     return Path(fname)
 
-# %% ../nbs/04_dfm.ipynb #c43899f0
+# %% ../nbs/04_dfm.ipynb #035a1f70
 def insert_after(model:nn.Module, name:str, module:nn.Module) -> nn.Module:
     "Replace submodule `name` (dotted, e.g. 'layer3.0') of `model` by `Sequential(original, module)`, in place."
     parent_name, _, child = name.rpartition('.')
