@@ -7,7 +7,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/dfm.html.md"""
 # %% auto #0
 __all__ = ['DRAWS', 'MODES', 'ABLATIONS', 'fuse', 'select_map', 'DFM', 'show_dfm', 'save_walkthrough', 'insert_after']
 
-# %% ../nbs/04_dfm.ipynb #25f7248d
+# %% ../nbs/04_dfm.ipynb #b2d70935
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
@@ -17,12 +17,12 @@ from .masks import mask_map
 from .focus import OVERLAPS, focus_mask
 from .plots import show_map
 
-# %% ../nbs/04_dfm.ipynb #159b347e
+# %% ../nbs/04_dfm.ipynb #646ece9e
 def fuse(mask, enhancement, mu=0.6, nu=0.4):
     "μ · mask + ν · enhancement, eq. 13–14; broadcasting aligns `(n, c, 1, 1)` with `(n, 1, h, w)` (eq. 9–12)."
     return mu * mask + nu * enhancement
 
-# %% ../nbs/04_dfm.ipynb #aa80f733
+# %% ../nbs/04_dfm.ipynb #0eb751a4
 DRAWS = ('batch', 'sample')
 
 def select_map(first, second, theta=0.7, draw='batch'):
@@ -33,7 +33,7 @@ def select_map(first, second, theta=0.7, draw='batch'):
     pick_first = torch.rand(shape, device=first.device) < theta
     return torch.where(pick_first, first, second)
 
-# %% ../nbs/04_dfm.ipynb #ef9321be
+# %% ../nbs/04_dfm.ipynb #c95750e6
 MODES = ('channel', 'position', 'own', 'cross')
 
 ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
@@ -44,7 +44,7 @@ ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
     'dfm':           dict(mode='cross', focus=True),
 }
 
-# %% ../nbs/04_dfm.ipynb #e124d1c4
+# %% ../nbs/04_dfm.ipynb #43a060af
 class DFM(nn.Module):
     "Dual-attention Focused Module: mask and enhance channels and positions of a feature map while training."
     def __init__(self,
@@ -108,7 +108,7 @@ class DFM(nn.Module):
         return (f"alpha={self.alpha}, beta={self.beta}, lam={self.lam}, mu={self.mu}, nu={self.nu}, "
                 f"theta={self.theta}, mode={self.mode!r}, focus={self.focus}, overlap={self.overlap!r}, draw={self.draw!r}")
 
-# %% ../nbs/04_dfm.ipynb #bcdeb74e
+# %% ../nbs/04_dfm.ipynb #1e28e6be
 def _channel_mean(t): return t.float().mean(1) if t.shape[1] > 1 else t[:, 0].float()
 
 def show_dfm(x, dfm=None, image=None, sample=0):
@@ -118,8 +118,8 @@ def show_dfm(x, dfm=None, image=None, sample=0):
     with torch.no_grad(): dfm(x)
     m, dfm.keep_maps = dfm.maps, keep
     fig, axs = plt.subplots(2, 5, figsize=(13, 5.6))
-    first = show_map(image, ax=axs[0, 0], title='image') if image is not None else None
-    if first is None: show_map(_channel_mean(x)[sample], ax=axs[0, 0], title='$F_{in}$ (mean over channels)')
+    if image is not None: show_map(image, ax=axs[0, 0], title='image')
+    else: show_map(_channel_mean(x)[sample], ax=axs[0, 0], title='$F_{in}$ (mean over channels)')
     panels = [('A_P', '$A_P$ = CAP($F_{in}$)'), ('P_E', '$P_E$ = tanh($A_P$)'), ('P_M', '$P_M$ (β)'), ('P_M_hat', '$\\hat P_M$ = $P_M$(1 + M)'),
               ('C_ME', '$C_{ME}$ (channel mean)'), ('P_ME', '$P_{ME}$ (channel mean)')]
     for ax, (k, t) in zip([*axs[0, 1:], *axs[1, 1:3]], panels):
@@ -135,7 +135,7 @@ def show_dfm(x, dfm=None, image=None, sample=0):
     fig.suptitle(repr(dfm), fontsize=8); fig.tight_layout()
     return axs
 
-# %% ../nbs/04_dfm.ipynb #3e591767
+# %% ../nbs/04_dfm.ipynb #eb49f3a0
 def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     "Draw the DFM walk-through on the sample image and write it to `fname` (the first `make demo`)."
     from pathlib import Path
@@ -146,7 +146,7 @@ def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     plt.savefig(fname, dpi=110); plt.close('all')
     return Path(fname)
 
-# %% ../nbs/04_dfm.ipynb #035a1f70
+# %% ../nbs/04_dfm.ipynb #0aff70f3
 def insert_after(model:nn.Module, name:str, module:nn.Module) -> nn.Module:
     "Replace submodule `name` (dotted, e.g. 'layer3.0') of `model` by `Sequential(original, module)`, in place."
     parent_name, _, child = name.rpartition('.')
