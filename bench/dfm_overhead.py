@@ -75,7 +75,8 @@ def main():
         for net in nets.values(): timed_step(net, x, y, amp_dtype)
     names = list(nets)
     for r in range(args.rounds):
-        for name in names[r % 3:] + names[:r % 3]:          # rotate the order each round
+        k = r % len(names)
+        for name in names[k:] + names[:k]:                   # rotate the order each round
             times[name].append(timed_step(nets[name], x, y, amp_dtype))
 
     where = torch.cuda.get_device_name(device) if gpu else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

@@ -7,33 +7,33 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/dfm.html.md"""
 # %% auto #0
 __all__ = ['DRAWS', 'MODES', 'ABLATIONS', 'fuse', 'select_map', 'DFM', 'show_dfm', 'save_walkthrough', 'insert_after']
 
-# %% ../nbs/04_dfm.ipynb #b2d70935
+# %% ../nbs/04_dfm.ipynb #514d9df1
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .attention import (check_feature_map, check_range, channel_attention, position_attention,
+from .attention import (check_choice, check_feature_map, check_range, channel_attention, position_attention,
                                     enhancement_map, sample_image, sample_features)
 from .masks import mask_map
 from .focus import OVERLAPS, focus_mask
 from .plots import show_map
 
-# %% ../nbs/04_dfm.ipynb #646ece9e
+# %% ../nbs/04_dfm.ipynb #de390ca2
 def fuse(mask, enhancement, mu=0.6, nu=0.4):
     "μ · mask + ν · enhancement, eq. 13–14; broadcasting aligns `(n, c, 1, 1)` with `(n, 1, h, w)` (eq. 9–12)."
     return mu * mask + nu * enhancement
 
-# %% ../nbs/04_dfm.ipynb #0eb751a4
+# %% ../nbs/04_dfm.ipynb #17debd19
 DRAWS = ('batch', 'sample')
 
 def select_map(first, second, theta=0.7, draw='batch'):
     "F_module, eq. 15: `first` with probability θ, else `second`; one draw per batch or per sample."
     check_range('theta', theta, 0, 1)
-    if draw not in DRAWS: raise ValueError(f"draw must be one of {DRAWS}, got {draw!r}")
+    check_choice('draw', draw, DRAWS)
     shape = (first.shape[0], 1, 1, 1) if draw == 'sample' else ()
     pick_first = torch.rand(shape, device=first.device) < theta
     return torch.where(pick_first, first, second)
 
-# %% ../nbs/04_dfm.ipynb #c95750e6
+# %% ../nbs/04_dfm.ipynb #ac6d3692
 MODES = ('channel', 'position', 'own', 'cross')
 
 ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
@@ -44,7 +44,7 @@ ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
     'dfm':           dict(mode='cross', focus=True),
 }
 
-# %% ../nbs/04_dfm.ipynb #43a060af
+# %% ../nbs/04_dfm.ipynb #84a98629
 class DFM(nn.Module):
     "Dual-attention Focused Module: mask and enhance channels and positions of a feature map while training."
     def __init__(self,
@@ -63,8 +63,7 @@ class DFM(nn.Module):
         check_range('alpha', alpha, 0, 1, low_open=True); check_range('beta', beta, 0, 1, low_open=True)
         check_range('lam', lam, low=0); check_range('mu', mu, low=0); check_range('nu', nu, low=0)
         check_range('theta', theta, 0, 1)
-        for name, value, allowed in (('mode', mode, MODES), ('overlap', overlap, OVERLAPS), ('draw', draw, DRAWS)):
-            if value not in allowed: raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        check_choice('mode', mode, MODES); check_choice('overlap', overlap, OVERLAPS); check_choice('draw', draw, DRAWS)
         if focus and mode == 'channel': raise ValueError("focus=True needs the position branch; mode='channel' has none")
         self.alpha, self.beta, self.lam, self.mu, self.nu, self.theta = alpha, beta, lam, mu, nu, theta
         self.mode, self.focus, self.overlap, self.draw, self.keep_maps = mode, focus, overlap, draw, keep_maps
@@ -73,7 +72,7 @@ class DFM(nn.Module):
     @classmethod
     def from_ablation(cls, row:str, **kwargs):
         "A `DFM` set up as one row of the paper's Table 1 (a key of `ABLATIONS`); `kwargs` override."
-        if row not in ABLATIONS: raise ValueError(f"row must be one of {tuple(ABLATIONS)}, got {row!r}")
+        check_choice('row', row, ABLATIONS)
         return cls(**{**ABLATIONS[row], **kwargs})
 
     def candidate_maps(self, x):
@@ -108,7 +107,7 @@ class DFM(nn.Module):
         return (f"alpha={self.alpha}, beta={self.beta}, lam={self.lam}, mu={self.mu}, nu={self.nu}, "
                 f"theta={self.theta}, mode={self.mode!r}, focus={self.focus}, overlap={self.overlap!r}, draw={self.draw!r}")
 
-# %% ../nbs/04_dfm.ipynb #1e28e6be
+# %% ../nbs/04_dfm.ipynb #065fcf46
 def _channel_mean(t): return t.float().mean(1) if t.shape[1] > 1 else t[:, 0].float()
 
 def show_dfm(x, dfm=None, image=None, sample=0):
@@ -135,7 +134,7 @@ def show_dfm(x, dfm=None, image=None, sample=0):
     fig.suptitle(repr(dfm), fontsize=8); fig.tight_layout()
     return axs
 
-# %% ../nbs/04_dfm.ipynb #eb49f3a0
+# %% ../nbs/04_dfm.ipynb #0d5f3a3a
 def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     "Draw the DFM walk-through on the sample image and write it to `fname` (the first `make demo`)."
     from pathlib import Path
@@ -146,7 +145,7 @@ def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     plt.savefig(fname, dpi=110); plt.close('all')
     return Path(fname)
 
-# %% ../nbs/04_dfm.ipynb #0aff70f3
+# %% ../nbs/04_dfm.ipynb #a82c9602
 def insert_after(model:nn.Module, name:str, module:nn.Module) -> nn.Module:
     "Replace submodule `name` (dotted, e.g. 'layer3.0') of `model` by `Sequential(original, module)`, in place."
     parent_name, _, child = name.rpartition('.')

@@ -7,24 +7,24 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/focused_matrix.html.md"""
 # %% auto #0
 __all__ = ['OVERLAPS', 'focused_matrix', 'focus_mask']
 
-# %% ../nbs/03_focused_matrix.ipynb #cbe23089
+# %% ../nbs/03_focused_matrix.ipynb #242c2132
 import torch
 import torch.nn.functional as F
-from .attention import check_range
+from .attention import check_choice, check_range
 
-# %% ../nbs/03_focused_matrix.ipynb #498bb72a
+# %% ../nbs/03_focused_matrix.ipynb #4e2e0d66
 OVERLAPS = ('max', 'sum')
 
 def focused_matrix(p_m, lam=0.15, overlap='max'):
     "M, eq. 7: λ on the 3×3 neighbourhood of every dropped position of `p_m` `(n, 1, h, w)`."
     check_range('lam', lam, low=0)
-    if overlap not in OVERLAPS: raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
+    check_choice('overlap', overlap, OVERLAPS)
     dropped = 1 - p_m                                                            # 1 where P_M dropped
     if overlap == 'max': near = F.max_pool2d(dropped, 3, stride=1, padding=1)   # any dropped neighbour
     else: near = F.avg_pool2d(dropped, 3, stride=1, padding=1, divisor_override=1)  # how many
     return lam * near
 
-# %% ../nbs/03_focused_matrix.ipynb #b34efd2d
+# %% ../nbs/03_focused_matrix.ipynb #c70cee7e
 def focus_mask(p_m, lam=0.15, overlap='max'):
     "P̂_M = P_M ⊙ (1 + M), eq. 8: the position mask with its dropped regions' neighbours strengthened."
     return p_m * (1 + focused_matrix(p_m, lam, overlap))                         # (n, 1, h, w)

@@ -1,4 +1,6 @@
 "DFM and ADL inside a real backbone: training steps work, and evaluation is the plain network."
+import copy
+
 import pytest
 import torch
 from torchvision.models import resnet50
@@ -11,7 +13,7 @@ PAPER_POSITIONS = ('layer3.0', 'layer4.2')   # after conv4_1 and conv5_3
 def _resnet50_with(make_module):
     torch.manual_seed(0)
     plain = resnet50(num_classes=10)
-    net = resnet50(num_classes=10); net.load_state_dict(plain.state_dict())
+    net = copy.deepcopy(plain)
     for pos in PAPER_POSITIONS: insert_after(net, pos, make_module())
     return plain, net
 
