@@ -37,6 +37,7 @@ check-sync: export clean-nbs  ## fail if exporting or cleaning changed anything 
 
 bench: $(STAMP)  ## the benchmark tables
 	$(BIN)/python bench/dfm_overhead.py
+	$(BIN)/python bench/eval_speed.py
 
 lab: $(STAMP)  ## JupyterLab in the project's environment
 	$(BIN)/jupyter lab nbs

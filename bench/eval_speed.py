@@ -1,0 +1,95 @@
+"""How fast is the evaluation: the per-threshold reference vs the library's component tree.
+
+Both evaluate the same CAM-like maps (random 7x7 maps, squared, resized bicubically to 224x224 and
+min-max normalised, as real CAMs are) against ground-truth boxes near their regions, with
+MaxBoxAccV2's multi-contour boxes at 100 and at 1,000 CAM thresholds. The reference
+(`bench/wsol_reference.py`, wsolevaluation's algorithm: `findContours` per map per threshold) runs
+on one core, as wsolevaluation does; the library runs its compiled sweep on all cores (numba
+threads). The table gives maps/s, the speed-up, and the largest difference between the two
+MaxBoxAccV2 values and between their BoxAcc curves (both must be 0).
+
+    python bench/eval_speed.py                  # 1,000 maps
+    python bench/eval_speed.py --maps 200       # quicker
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+
+import cv2
+import numba
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wsol_reference import ReferenceBoxEvaluator, reference_boxes  # noqa: E402
+
+from dfm_tutorial.boxes import contour_boxes, opencv_boxes, threshold_levels, to_uint8  # noqa: E402
+from dfm_tutorial.cam import random_cams  # noqa: E402
+from dfm_tutorial.metrics import BoxEvaluator  # noqa: E402
+
+
+def ground_truth(maps, seed=0):
+    "One or two boxes per map: the largest region at a random threshold, jittered by up to 12 px."
+    rng = np.random.default_rng(seed)
+    out = []
+    for m in maps:
+        m8 = to_uint8(m)
+        b = opencv_boxes(m8, threshold_levels([rng.uniform(0.2, 0.6)], m8.max())[0], multi=False)[0]
+        b = np.clip(b + rng.integers(-12, 13, 4), 0, m.shape[-1] - 1)
+        box = [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]
+        out.append([box] + ([[0, 0, 40, 40]] if rng.random() < 0.2 else []))
+    return out
+
+
+def run_reference(maps, gts, thresholds):
+    ev = ReferenceBoxEvaluator(thresholds)
+    t0 = time.perf_counter()
+    for m, g in zip(maps, gts): ev.accumulate(m, g)
+    return time.perf_counter() - t0, ev
+
+
+def run_library(maps, gts, thresholds, batch=128):
+    ev = BoxEvaluator(cam_thresholds=thresholds, max_box_acc_v1=False)
+    t0 = time.perf_counter()
+    for s in range(0, len(maps), batch): ev.accumulate(maps[s:s + batch], gts[s:s + batch])
+    return time.perf_counter() - t0, ev
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--maps', type=int, default=1000)
+    p.add_argument('--box-check-maps', type=int, default=50, help='maps whose box sets are compared at every threshold')
+    args = p.parse_args()
+
+    cv2.setNumThreads(1)
+    maps = random_cams(args.maps, grid=7, size=224, seed=0).numpy()       # (n, 224, 224) float32
+    gts = ground_truth(maps)
+    t0 = time.perf_counter(); run_library(maps[:2], gts[:2], np.arange(0, 1, 0.5)); warm = time.perf_counter() - t0
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numba {numba.__version__} with "
+          f"{numba.get_num_threads()} threads, OpenCV {cv2.__version__}; {args.maps} maps 224x224; "
+          f"first call (compile or load cache) {warm:.1f} s, not timed below")
+
+    th = np.arange(0, 1, 0.001)
+    mismatched = 0
+    for m in maps[:args.box_check_maps]:
+        ref, _ = reference_boxes(m, th)
+        fast = contour_boxes(m, th)
+        mismatched += sum(sorted(map(tuple, a.tolist())) != sorted(map(tuple, b.tolist())) for a, b in zip(ref, fast))
+    print(f"# box sets compared at 1,000 thresholds on {args.box_check_maps} maps: {mismatched} differ")
+
+    print(f"| thresholds | reference maps/s (1 core) | library maps/s ({numba.get_num_threads()} threads) | speed-up "
+          f"| MaxBoxAccV2 ref | MaxBoxAccV2 lib | max |diff| | max curve diff |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for step in (0.01, 0.001):
+        th = np.arange(0, 1, step)
+        t_ref, ref = run_reference(maps, gts, th)
+        t_lib, lib = run_library(maps, gts, th)
+        v2_ref, v2_lib = np.mean(ref.compute()), lib.compute()['max_box_acc_v2']
+        curve_diff = max(np.abs(100 * ref.num_correct[d] / ref.cnt - lib.curves()[d]).max() for d in (30, 50, 70))
+        print(f"| {len(th)} | {len(maps) / t_ref:.1f} | {len(maps) / t_lib:.1f} | {t_ref / t_lib:.1f}x "
+              f"| {v2_ref:.4f} | {v2_lib:.4f} | {abs(v2_ref - v2_lib):.1e} | {curve_diff:.1e} |")
+
+
+if __name__ == '__main__':
+    main()
