@@ -7,13 +7,13 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/metrics.html.md"""
 # %% auto #0
 __all__ = ['WSOL_THRESHOLDS', 'BoxEvaluator', 'MaskEvaluator']
 
-# %% ../nbs/08_metrics.ipynb #7ca8d2dc
+# %% ../nbs/08_metrics.ipynb #d44a30f9
 import numpy as np
 import torch
 from .attention import check_range, check_choice
-from .boxes import box_ious, check_maps, check_thresholds
+from .boxes import as_numpy, box_ious, check_maps, check_thresholds
 
-# %% ../nbs/08_metrics.ipynb #93c01c38
+# %% ../nbs/08_metrics.ipynb #5d9de95a
 WSOL_THRESHOLDS = np.arange(0, 1, 0.001)    # wsolevaluation's default: cam_curve_interval = 0.001
 
 def _describe_thresholds(th):
@@ -22,10 +22,6 @@ def _describe_thresholds(th):
     if len(th) > 1 and np.allclose(step, step[0]) and np.isclose(th[0], 0):
         return {'start': float(th[0]), 'step': float(np.round(step[0], 12)), 'count': int(len(th))}
     return {'values': [float(t) for t in th]}
-
-def _as_numpy(x, name):
-    "A CPU numpy copy of a tensor or array-like."
-    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
 
 class BoxEvaluator:
     "Accumulate box metrics over batches: Top-1/Top-5/GT-known Loc at a fixed threshold, MaxBoxAcc (V1) and MaxBoxAccV2."
@@ -57,7 +53,7 @@ class BoxEvaluator:
         n = len(cams)
         if (labels is None) != (logits is None): raise ValueError("pass labels and logits together (or neither)")
         if labels is not None:
-            labels, logits = _as_numpy(labels, 'labels'), _as_numpy(logits, 'logits')
+            labels, logits = as_numpy(labels), as_numpy(logits)
             if labels.shape != (n,): raise ValueError(f"labels must be ({n},) for {n} cams, got shape {labels.shape}")
             if logits.ndim != 2 or len(logits) != n: raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
             if labels.min() < 0 or labels.max() >= logits.shape[1]:
@@ -115,7 +111,7 @@ class BoxEvaluator:
             'boxes': 'x0, y0, x1 = x + w, y1 = y + h from cv2.boundingRect, x1/y1 clipped to w-1/h-1; IoU with +1 on widths and heights; best over all ground-truth boxes'}
         return res
 
-# %% ../nbs/08_metrics.ipynb #81b82d1c
+# %% ../nbs/08_metrics.ipynb #43753afc
 class MaskEvaluator:
     "Accumulate PxAP (pixel average precision) over batches of CAMs and masks, wsolevaluation's binning."
     def __init__(self, cam_thresholds=WSOL_THRESHOLDS):
@@ -131,12 +127,12 @@ class MaskEvaluator:
         "Add a batch: CAMs `(n, h, w)` in [0, 1], boolean masks `(n, h, w)`, optional ignore regions `(n, h, w)`."
         cams = check_maps(cams, 'cams')
         if cams.ndim == 2: cams = cams[None]
-        masks = _as_numpy(masks, 'masks')
+        masks = as_numpy(masks)
         if masks.shape != cams.shape: raise ValueError(f"masks must have the cams' shape {cams.shape}, got {masks.shape}")
         masks = masks.astype(bool)
         keep = np.ones_like(masks)
         if ignore is not None:
-            ignore = _as_numpy(ignore, 'ignore')
+            ignore = as_numpy(ignore)
             if ignore.shape != cams.shape: raise ValueError(f"ignore must have the cams' shape {cams.shape}, got {ignore.shape}")
             keep = ~(ignore.astype(bool) & ~masks)                          # mask pixels always count
         self.hist_pos += np.histogram(cams[masks & keep], bins=self.edges)[0]
