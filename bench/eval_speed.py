@@ -10,6 +10,7 @@ MaxBoxAccV2 values and between their BoxAcc curves (both must be 0).
 
     python bench/eval_speed.py                  # 1,000 maps
     python bench/eval_speed.py --maps 200       # quicker
+    python bench/eval_speed.py --v1             # add a row for MaxBoxAcc (V1: largest contour, IoU 0.5)
 """
 import argparse
 import os
@@ -49,8 +50,8 @@ def run_reference(maps, gts, thresholds):
     return time.perf_counter() - t0, ev
 
 
-def run_library(maps, gts, thresholds, batch=128):
-    ev = BoxEvaluator(cam_thresholds=thresholds, max_box_acc_v1=False)
+def run_library(maps, gts, thresholds, batch=128, v1=False):
+    ev = BoxEvaluator(cam_thresholds=thresholds, max_box_acc_v1=v1)
     t0 = time.perf_counter()
     for s in range(0, len(maps), batch): ev.accumulate(maps[s:s + batch], gts[s:s + batch])
     return time.perf_counter() - t0, ev
@@ -60,6 +61,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--maps', type=int, default=1000)
     p.add_argument('--box-check-maps', type=int, default=50, help='maps whose box sets are compared at every threshold')
+    p.add_argument('--v1', action='store_true', help='also time MaxBoxAcc (V1, largest contour) at 1,000 thresholds')
     args = p.parse_args()
 
     cv2.setNumThreads(1)
@@ -79,7 +81,7 @@ def main():
     print(f"# box sets compared at 1,000 thresholds on {args.box_check_maps} maps: {mismatched} differ")
 
     print(f"| thresholds | reference maps/s (1 core) | library maps/s ({numba.get_num_threads()} threads) | speed-up "
-          f"| MaxBoxAccV2 ref | MaxBoxAccV2 lib | max |diff| | max curve diff |")
+          f"| MaxBoxAcc(V2) ref | MaxBoxAcc(V2) lib | max |diff| | max curve diff |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for step in (0.01, 0.001):
         th = np.arange(0, 1, step)
@@ -89,6 +91,17 @@ def main():
         curve_diff = max(np.abs(100 * ref.num_correct[d] / ref.cnt - lib.curves()[d]).max() for d in (30, 50, 70))
         print(f"| {len(th)} | {len(maps) / t_ref:.1f} | {len(maps) / t_lib:.1f} | {t_ref / t_lib:.1f}x "
               f"| {v2_ref:.4f} | {v2_lib:.4f} | {abs(v2_ref - v2_lib):.1e} | {curve_diff:.1e} |")
+    if args.v1:   # the largest contour needs areas and, at rare contested levels, OpenCV
+        th = np.arange(0, 1, 0.001)
+        ref = ReferenceBoxEvaluator(th, iou_thresholds=(50,), multi_contour=False)
+        t0 = time.perf_counter()
+        for m, g in zip(maps, gts): ref.accumulate(m, g)
+        t_ref = time.perf_counter() - t0
+        t_lib, lib = run_library(maps, gts, th, v1=True)
+        v1_ref, v1_lib = ref.compute()[0], lib.compute()['max_box_acc']
+        curve_diff = np.abs(100 * ref.num_correct[50] / ref.cnt - lib.curves()['v1']).max()
+        print(f"| 1000, V1 (largest contour; library also V2) | {len(maps) / t_ref:.1f} | {len(maps) / t_lib:.1f} | {t_ref / t_lib:.1f}x "
+              f"| {v1_ref:.4f} | {v1_lib:.4f} | {abs(v1_ref - v1_lib):.1e} | {curve_diff:.1e} |")
 
 
 if __name__ == '__main__':

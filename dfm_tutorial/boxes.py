@@ -8,7 +8,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/boxes.html.md"""
 __all__ = ['as_numpy', 'check_maps', 'to_uint8', 'check_thresholds', 'threshold_levels', 'opencv_boxes', 'check_boxes', 'box_iou',
            'resize_boxes', 'contour_boxes', 'stack_boxes', 'box_ious']
 
-# %% ../nbs/07_boxes.ipynb #8ec6a72b
+# %% ../nbs/07_boxes.ipynb #0230510a
 import numpy as np
 import cv2
 import torch
@@ -16,7 +16,7 @@ import numba
 from numba import njit, prange
 from .attention import check_range
 
-# %% ../nbs/07_boxes.ipynb #4b9657e0
+# %% ../nbs/07_boxes.ipynb #c1f43743
 def as_numpy(x):
     "A CPU numpy array from a tensor (half precision widened to float32) or anything array-like."
     if isinstance(x, torch.Tensor):
@@ -57,7 +57,7 @@ def threshold_levels(thresholds, peak):
     "The `uint8` level `int(t * peak)` for each threshold; pixels strictly above it are foreground."
     return (check_thresholds(thresholds) * int(peak)).astype(np.int64)
 
-# %% ../nbs/07_boxes.ipynb #09aeba9b
+# %% ../nbs/07_boxes.ipynb #ab3daa60
 def opencv_boxes(map_u8, level, multi=True):
     "Boxes `(k, 4)` (x0, y0, x1, y1) of `map_u8 > level` exactly as wsolevaluation: OpenCV contours, holes included."
     h, w = map_u8.shape
@@ -70,7 +70,7 @@ def opencv_boxes(map_u8, level, multi=True):
     x1, y1 = np.minimum(x0 + rects[:, 2], w - 1), np.minimum(y0 + rects[:, 3], h - 1)
     return np.stack([x0, y0, x1, y1], 1)
 
-# %% ../nbs/07_boxes.ipynb #b93bc27c
+# %% ../nbs/07_boxes.ipynb #1ccd1485
 def check_boxes(boxes, name='boxes'):
     "Validate boxes `(k, 4)` as (x0, y0, x1, y1) with x0 ≤ x1 and y0 ≤ y1; return an int64 array."
     b = as_numpy(boxes)
@@ -96,7 +96,7 @@ def resize_boxes(boxes, image_size, new_size=(224, 224)):
     if min(w, h, nw, nh) <= 0: raise ValueError(f"image sizes must be positive, got {image_size} -> {new_size}")
     return (b * np.array([nw / w, nh / h, nw / w, nh / h])).astype(np.int64)
 
-# %% ../nbs/07_boxes.ipynb #b645f0bb
+# %% ../nbs/07_boxes.ipynb #aeeb112e
 @njit(cache=True, inline='always')
 def _root(parent, i):
     "Union-find root of `i`, halving the path on the way."
@@ -140,7 +140,7 @@ def _workspace(h, w):
             np.empty(npix, np.bool_),           # background component touches the border
             np.empty(npix, np.int8))            # foreground pixels per 2 x 2 block
 
-# %% ../nbs/07_boxes.ipynb #b06691b0
+# %% ../nbs/07_boxes.ipynb #1bdf892f
 @njit(cache=True)
 def _foreground_sweep(u, order, starts, want, area_floor, ws):
     "8-connected components of `u > v` for each level `v` with `want[v]`: boxes tagged by level; the largest and contested flags at wanted levels >= `area_floor`."
@@ -202,7 +202,7 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
             if r != best and 2 * (box[r, 2] - box[r, 0]) * (box[r, 3] - box[r, 1]) >= area2[best]: contested[v] = True
     return boxes[:nb], largest, contested
 
-# %% ../nbs/07_boxes.ipynb #606d3c54
+# %% ../nbs/07_boxes.ipynb #d12b209c
 @njit(cache=True)
 def _hole_sweep(u, order, starts, want, ws):
     "Holes of `u > v` (4-connected components of `u <= v` off the border) for each wanted level: grown boxes tagged by level, and the hole count per level."
@@ -250,7 +250,7 @@ def _hole_sweep(u, order, starts, want, ws):
             boxes = _push(boxes, nb, box[r, 0] - 1, box[r, 1] - 1, min(box[r, 2] + 2, w - 1), min(box[r, 3] + 2, h - 1), v); nb += 1
     return boxes[:nb], nholes
 
-# %% ../nbs/07_boxes.ipynb #b9bf4ba4
+# %% ../nbs/07_boxes.ipynb #401fdb28
 def contour_boxes(score_map, thresholds, multi=True):
     "Boxes at each CAM threshold for one map in [0, 1] (or a `uint8` map): a list of `(k, 4)` arrays, from one component-tree sweep."
     m8 = score_map if isinstance(score_map, np.ndarray) and score_map.dtype == np.uint8 else to_uint8(score_map)
@@ -270,7 +270,7 @@ def contour_boxes(score_map, thresholds, multi=True):
         out[v] = b if len(b) else np.zeros((1, 4), np.int64)
     return [out[v] for v in levels]
 
-# %% ../nbs/07_boxes.ipynb #976277a2
+# %% ../nbs/07_boxes.ipynb #e54b3dff
 @njit(cache=True)
 def _best_iou(x0, y0, x1, y1, gt):
     "Largest IoU of one box with any row of `gt` `(m, 4)`, inclusive coordinates."
@@ -323,7 +323,7 @@ def _batch_ious(maps, scale, thresholds, gt, offsets, single_at, nchunks):
             _score_map(u, thresholds, gt[offsets[i]:offsets[i + 1]], single_at, ws, multi_iou[i], single_iou[i])
     return multi_iou, single_iou, bad
 
-# %% ../nbs/07_boxes.ipynb #3ae8fdcf
+# %% ../nbs/07_boxes.ipynb #12906172
 def stack_boxes(gt_boxes, n):
     "Ground-truth boxes of `n` images (a list of `(k_i, 4)`, or `(n, k, 4)` padded with rows of -1) as one `(m, 4)` array and `offsets` `(n + 1,)`."
     if isinstance(gt_boxes, (torch.Tensor, np.ndarray)):
@@ -357,8 +357,10 @@ def box_ious(maps, thresholds, gt_boxes, single=False, name='maps'):
     nchunks = min(len(maps), numba.get_num_threads())
     multi_iou, single_iou, bad = _batch_ious(maps, scale, th, gt, offsets, single_at, nchunks)
     if bad.any(): check_maps(maps[int(np.argmax(bad))], f"{name}[{int(np.argmax(bad))}]")   # raises with the details
-    for i, t in zip(*np.nonzero(np.isnan(single_iou) & single_at)):         # contested levels: OpenCV decides
-        m8 = to_uint8(maps[i])
-        level = threshold_levels(th[t:t + 1], m8.max())[0]
-        single_iou[i, t] = box_iou(opencv_boxes(m8, level, multi=False), gt[offsets[i]:offsets[i + 1]]).max()
+    for i in np.nonzero((np.isnan(single_iou) & single_at).any(1))[0]:     # contested levels: OpenCV decides
+        m8, g = to_uint8(maps[i]), gt[offsets[i]:offsets[i + 1]]
+        todo = np.nonzero(np.isnan(single_iou[i]) & single_at)[0]
+        levels = threshold_levels(th[todo], m8.max())
+        iou = {v: box_iou(opencv_boxes(m8, v, multi=False), g).max() for v in np.unique(levels)}   # once per level
+        single_iou[i, todo] = [iou[v] for v in levels]
     return multi_iou, single_iou
