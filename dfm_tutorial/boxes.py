@@ -8,15 +8,14 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/boxes.html.md"""
 __all__ = ['as_numpy', 'check_maps', 'to_uint8', 'check_thresholds', 'threshold_levels', 'opencv_boxes', 'check_boxes', 'box_iou',
            'resize_boxes', 'contour_boxes', 'stack_boxes', 'box_ious']
 
-# %% ../nbs/07_boxes.ipynb #0230510a
+# %% ../nbs/07_boxes.ipynb #01bac97c
 import numpy as np
 import cv2
 import torch
 import numba
 from numba import njit, prange
-from .attention import check_range
 
-# %% ../nbs/07_boxes.ipynb #c1f43743
+# %% ../nbs/07_boxes.ipynb #2fb2b7f6
 def as_numpy(x):
     "A CPU numpy array from a tensor (half precision widened to float32) or anything array-like."
     if isinstance(x, torch.Tensor):
@@ -57,7 +56,7 @@ def threshold_levels(thresholds, peak):
     "The `uint8` level `int(t * peak)` for each threshold; pixels strictly above it are foreground."
     return (check_thresholds(thresholds) * int(peak)).astype(np.int64)
 
-# %% ../nbs/07_boxes.ipynb #ab3daa60
+# %% ../nbs/07_boxes.ipynb #fb04f9d3
 def opencv_boxes(map_u8, level, multi=True):
     "Boxes `(k, 4)` (x0, y0, x1, y1) of `map_u8 > level` exactly as wsolevaluation: OpenCV contours, holes included."
     h, w = map_u8.shape
@@ -70,7 +69,7 @@ def opencv_boxes(map_u8, level, multi=True):
     x1, y1 = np.minimum(x0 + rects[:, 2], w - 1), np.minimum(y0 + rects[:, 3], h - 1)
     return np.stack([x0, y0, x1, y1], 1)
 
-# %% ../nbs/07_boxes.ipynb #1ccd1485
+# %% ../nbs/07_boxes.ipynb #a8b2a061
 def check_boxes(boxes, name='boxes'):
     "Validate boxes `(k, 4)` as (x0, y0, x1, y1) with x0 ≤ x1 and y0 ≤ y1; return an int64 array."
     b = as_numpy(boxes)
@@ -96,7 +95,7 @@ def resize_boxes(boxes, image_size, new_size=(224, 224)):
     if min(w, h, nw, nh) <= 0: raise ValueError(f"image sizes must be positive, got {image_size} -> {new_size}")
     return (b * np.array([nw / w, nh / h, nw / w, nh / h])).astype(np.int64)
 
-# %% ../nbs/07_boxes.ipynb #aeeb112e
+# %% ../nbs/07_boxes.ipynb #bf2c6e22
 @njit(cache=True, inline='always')
 def _root(parent, i):
     "Union-find root of `i`, halving the path on the way."
@@ -131,16 +130,30 @@ def _unlink(items, slot, r, n):
     k = slot[r]; n -= 1; last = items[n]; items[k] = last; slot[last] = k; slot[r] = -1
     return n
 
+@njit(cache=True, inline='always')
+def _grow(box, a, x, y):
+    "Extend component `a`'s box to cover pixel (x, y)."
+    box[a, 0] = min(box[a, 0], x); box[a, 1] = min(box[a, 1], y)
+    box[a, 2] = max(box[a, 2], x); box[a, 3] = max(box[a, 3], y)
+
+@njit(cache=True, inline='always')
+def _union(parent, size, box, a, b):
+    "Merge components `a` and `b` (union by size, boxes combined); return the surviving root and the absorbed one."
+    r, c = (a, b) if size[a] >= size[b] else (b, a)
+    parent[c] = r; size[r] += size[c]
+    _grow(box, r, box[c, 0], box[c, 1]); _grow(box, r, box[c, 2], box[c, 3])
+    return r, c
+
 @njit(cache=True)
 def _workspace(h, w):
     "Scratch arrays for the sweeps over `h` x `w` maps, allocated once per thread and reused map after map."
     npix = (h + 2) * (w + 2)                    # labels live on a grid padded by one pixel: no bounds checks
-    return (np.empty((8, npix), np.int32),      # rows: pixel label, parent, size, first pixel, 2 x area, list, slot, spare
+    return (np.empty((7, npix), np.int32),      # rows: pixel label, parent, size, first pixel, 2 x area, list, slot
             np.empty((npix, 4), np.int32),      # component boxes, inclusive pixel coordinates
             np.empty(npix, np.bool_),           # background component touches the border
             np.empty(npix, np.int8))            # foreground pixels per 2 x 2 block
 
-# %% ../nbs/07_boxes.ipynb #1bdf892f
+# %% ../nbs/07_boxes.ipynb #1a616f3f
 @njit(cache=True)
 def _foreground_sweep(u, order, starts, want, area_floor, ws):
     "8-connected components of `u > v` for each level `v` with `want[v]`: boxes tagged by level; the largest and contested flags at wanted levels >= `area_floor`."
@@ -166,10 +179,7 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
                     b = _root(parent, lq); lab[P + dy + dx] = b   # point the pixel at its root: shorter walks later
                     if b == a: continue
                     if a < 0: a = b; continue
-                    r, c = (a, b) if size[a] >= size[b] else (b, a)        # union by size
-                    parent[c] = r; size[r] += size[c]
-                    box[r, 0] = min(box[r, 0], box[c, 0]); box[r, 1] = min(box[r, 1], box[c, 1])
-                    box[r, 2] = max(box[r, 2], box[c, 2]); box[r, 3] = max(box[r, 3], box[c, 3])
+                    r, c = _union(parent, size, box, a, b)
                     first[r] = min(first[r], first[c]); area2[r] += area2[c]
                     nact = _unlink(active, slot, c, nact)
                     a = r
@@ -178,9 +188,7 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
                 box[a, 0] = x; box[a, 1] = y; box[a, 2] = x; box[a, 3] = y
                 active[nact] = a; slot[a] = nact; nact += 1
             else:
-                size[a] += 1; first[a] = min(first[a], p)
-                box[a, 0] = min(box[a, 0], x); box[a, 1] = min(box[a, 1], y)
-                box[a, 2] = max(box[a, 2], x); box[a, 3] = max(box[a, 3], y)
+                size[a] += 1; first[a] = min(first[a], p); _grow(box, a, x, y)
             lab[P] = a
             if g > area_floor:                              # areas only as low as a single-contour level needs
                 for by in range(max(y - 1, 0), min(y + 1, h - 1)):
@@ -202,7 +210,7 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
             if r != best and 2 * (box[r, 2] - box[r, 0]) * (box[r, 3] - box[r, 1]) >= area2[best]: contested[v] = True
     return boxes[:nb], largest, contested
 
-# %% ../nbs/07_boxes.ipynb #d12b209c
+# %% ../nbs/07_boxes.ipynb #df4c3cec
 @njit(cache=True)
 def _hole_sweep(u, order, starts, want, ws):
     "Holes of `u > v` (4-connected components of `u <= v` off the border) for each wanted level: grown boxes tagged by level, and the hole count per level."
@@ -225,11 +233,8 @@ def _hole_sweep(u, order, starts, want, ws):
                 b = _root(parent, lq); lab[P + d] = b
                 if b == a: continue
                 if a < 0: a = b; continue
-                r, c = (a, b) if size[a] >= size[b] else (b, a)
+                r, c = _union(parent, size, box, a, b)
                 if slot[c] >= 0: nin = _unlink(inner, slot, c, nin)       # c is absorbed
-                parent[c] = r; size[r] += size[c]
-                box[r, 0] = min(box[r, 0], box[c, 0]); box[r, 1] = min(box[r, 1], box[c, 1])
-                box[r, 2] = max(box[r, 2], box[c, 2]); box[r, 3] = max(box[r, 3], box[c, 3])
                 if edge[c] and not edge[r]:
                     edge[r] = True; nin = _unlink(inner, slot, r, nin)       # r now reaches the border
                 a = r
@@ -238,9 +243,7 @@ def _hole_sweep(u, order, starts, want, ws):
                 box[a, 0] = x; box[a, 1] = y; box[a, 2] = x; box[a, 3] = y
                 if not on_edge: inner[nin] = a; slot[a] = nin; nin += 1
             else:
-                size[a] += 1
-                box[a, 0] = min(box[a, 0], x); box[a, 1] = min(box[a, 1], y)
-                box[a, 2] = max(box[a, 2], x); box[a, 3] = max(box[a, 3], y)
+                size[a] += 1; _grow(box, a, x, y)
                 if on_edge and not edge[a]: edge[a] = True; nin = _unlink(inner, slot, a, nin)
             lab[P] = a
         nholes[v] = nin
@@ -250,7 +253,7 @@ def _hole_sweep(u, order, starts, want, ws):
             boxes = _push(boxes, nb, box[r, 0] - 1, box[r, 1] - 1, min(box[r, 2] + 2, w - 1), min(box[r, 3] + 2, h - 1), v); nb += 1
     return boxes[:nb], nholes
 
-# %% ../nbs/07_boxes.ipynb #401fdb28
+# %% ../nbs/07_boxes.ipynb #b6ef313c
 def contour_boxes(score_map, thresholds, multi=True):
     "Boxes at each CAM threshold for one map in [0, 1] (or a `uint8` map): a list of `(k, 4)` arrays, from one component-tree sweep."
     m8 = score_map if isinstance(score_map, np.ndarray) and score_map.dtype == np.uint8 else to_uint8(score_map)
@@ -270,7 +273,7 @@ def contour_boxes(score_map, thresholds, multi=True):
         out[v] = b if len(b) else np.zeros((1, 4), np.int64)
     return [out[v] for v in levels]
 
-# %% ../nbs/07_boxes.ipynb #e54b3dff
+# %% ../nbs/07_boxes.ipynb #770197fb
 @njit(cache=True)
 def _best_iou(x0, y0, x1, y1, gt):
     "Largest IoU of one box with any row of `gt` `(m, 4)`, inclusive coordinates."
@@ -316,14 +319,14 @@ def _batch_ious(maps, scale, thresholds, gt, offsets, single_at, nchunks):
         for i in range(c * n // nchunks, (c + 1) * n // nchunks):
             src = maps[i].ravel(); ok = True
             for k in range(h * w):
-                s = src[k]
-                ok &= s >= 0 and s <= 1                                  # NaN fails both comparisons
-                flat[k] = np.uint8(s * scale) if s >= 0 and s <= 1 else 0   # wsolevaluation: trunc(map * 255)
+                s = src[k]; inside = s >= 0 and s <= 1                    # NaN fails both comparisons
+                ok &= inside
+                flat[k] = np.uint8(s * scale) if inside else 0            # wsolevaluation: trunc(map * 255)
             if not ok: bad[i] = True; continue
             _score_map(u, thresholds, gt[offsets[i]:offsets[i + 1]], single_at, ws, multi_iou[i], single_iou[i])
     return multi_iou, single_iou, bad
 
-# %% ../nbs/07_boxes.ipynb #12906172
+# %% ../nbs/07_boxes.ipynb #e0f0737b
 def stack_boxes(gt_boxes, n):
     "Ground-truth boxes of `n` images (a list of `(k_i, 4)`, or `(n, k, 4)` padded with rows of -1) as one `(m, 4)` array and `offsets` `(n + 1,)`."
     if isinstance(gt_boxes, (torch.Tensor, np.ndarray)):

@@ -7,12 +7,12 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/cam.html.md"""
 # %% auto #0
 __all__ = ['class_activation_maps', 'top_classes', 'upsample_cams', 'normalize_cams', 'cams_from_features', 'random_cams']
 
-# %% ../nbs/06_cam.ipynb #e9ac2848
+# %% ../nbs/06_cam.ipynb #0bedbc2f
 import torch
 import torch.nn.functional as F
-from .attention import check_feature_map, check_choice
+from .attention import check_feature_map
 
-# %% ../nbs/06_cam.ipynb #bb889668
+# %% ../nbs/06_cam.ipynb #64c036c3
 def class_activation_maps(features, weight, classes):
     "CAMs `(n, h, w)`: the channel mean of `features` `(n, c, h, w)` weighted by `weight[classes]` `(n, c)`."
     check_feature_map(features, 'features')
@@ -31,7 +31,7 @@ def top_classes(logits, k=1):
     if logits.ndim != 2: raise ValueError(f"logits must be (n, num_classes), got shape {tuple(logits.shape)}")
     return logits.topk(k, dim=1).indices
 
-# %% ../nbs/06_cam.ipynb #370a4c2a
+# %% ../nbs/06_cam.ipynb #cafb0e0d
 def upsample_cams(cams, size=(224, 224)):
     "Resize CAMs `(n, h, w)` to `size` with bicubic interpolation (half-pixel centres, as OpenCV's `INTER_CUBIC`)."
     if cams.ndim != 3: raise ValueError(f"cams must be (n, h, w), got shape {tuple(cams.shape)}")
@@ -53,7 +53,7 @@ def cams_from_features(features, weight, classes, size=(224, 224)):
     "Normalised, image-sized CAMs `(n, *size)` for `classes`: CAM, bicubic resize, min-max (wsolevaluation order)."
     return normalize_cams(upsample_cams(class_activation_maps(features, weight, classes), size))
 
-# %% ../nbs/06_cam.ipynb #f2f02252
+# %% ../nbs/06_cam.ipynb #a14dd4ab
 def random_cams(n, grid=7, size=224, seed=0):
     "`n` CAM-like maps `(n, size, size)`: random `grid` × `grid` maps resized bicubically and normalised."
     g = torch.Generator().manual_seed(seed)

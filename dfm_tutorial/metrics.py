@@ -7,13 +7,12 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/metrics.html.md"""
 # %% auto #0
 __all__ = ['WSOL_THRESHOLDS', 'BoxEvaluator', 'MaskEvaluator']
 
-# %% ../nbs/08_metrics.ipynb #d44a30f9
+# %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
-import torch
 from .attention import check_range, check_choice
 from .boxes import as_numpy, box_ious, check_maps, check_thresholds
 
-# %% ../nbs/08_metrics.ipynb #5d9de95a
+# %% ../nbs/08_metrics.ipynb #56fb6c23
 WSOL_THRESHOLDS = np.arange(0, 1, 0.001)    # wsolevaluation's default: cam_curve_interval = 0.001
 
 def _describe_thresholds(th):
@@ -111,7 +110,7 @@ class BoxEvaluator:
             'boxes': 'x0, y0, x1 = x + w, y1 = y + h from cv2.boundingRect, x1/y1 clipped to w-1/h-1; IoU with +1 on widths and heights; best over all ground-truth boxes'}
         return res
 
-# %% ../nbs/08_metrics.ipynb #43753afc
+# %% ../nbs/08_metrics.ipynb #bdff824c
 class MaskEvaluator:
     "Accumulate PxAP (pixel average precision) over batches of CAMs and masks, wsolevaluation's binning."
     def __init__(self, cam_thresholds=WSOL_THRESHOLDS):

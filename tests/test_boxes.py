@@ -17,6 +17,7 @@ from dfm_tutorial.boxes import box_ious, box_iou, contour_boxes, opencv_boxes, t
 from dfm_tutorial.cam import random_cams
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'bench'))
+from eval_speed import ground_truth  # noqa: E402
 from wsol_reference import ReferenceBoxEvaluator, reference_boxes  # noqa: E402
 
 
@@ -88,12 +89,7 @@ def test_evaluator_equals_reference_evaluator():
     "MaxBoxAccV2 of the library equals wsolevaluation's per-threshold algorithm on the same maps."
     from dfm_tutorial.metrics import BoxEvaluator
     maps = random_cams(60, size=96, seed=5)
-    rng = np.random.default_rng(2)
-    gts = []
-    for m in to_uint8(maps):
-        b = opencv_boxes(m, threshold_levels([rng.uniform(0.2, 0.6)], m.max())[0], multi=False)[0]
-        b = np.clip(b + rng.integers(-8, 9, 4), 0, 95)
-        gts.append([[min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]])
+    gts = ground_truth(maps.numpy(), seed=2)
     th = np.arange(0, 1, 0.001)
     ref = ReferenceBoxEvaluator(th)
     for m, g in zip(maps.numpy(), gts): ref.accumulate(m, g)
