@@ -1,0 +1,159 @@
+"""Bad data, odd images and interrupted caches: each path of the data module against a generated CUB-format folder."""
+import logging
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+import dfm_tutorial.data as data
+from dfm_tutorial.data import (WSOLDataset, ImageCache, BadImageError, MetadataError, build_cache, collate_items,
+                               read_cub_metadata)
+from dfm_tutorial.toy import make_toy_dataset
+
+
+@pytest.fixture
+def cub(tmp_path):
+    "A small CUB-format folder: 3 classes, 6 training and 2 test images each."
+    return make_toy_dataset(tmp_path / 'cub', num_classes=3, train_per_class=6, test_per_class=2, progress=False)
+
+
+def edit(path, n, new):
+    "Replace line `n` (from 1) of `path` with `new`, or delete it when `new` is None."
+    lines = path.read_text().splitlines()
+    if new is None: del lines[n - 1]
+    else: lines[n - 1] = new
+    path.write_text('\n'.join(lines) + '\n')
+
+
+def test_malformed_line_names_file_and_line(cub):
+    edit(cub / 'bounding_boxes.txt', 4, '4 1.0 2.0 x 3.0')
+    with pytest.raises(MetadataError, match=r"bounding_boxes.txt:4: expected '<image id> <x> <y> <w> <h>', got '4 1.0 2.0 x 3.0'"):
+        read_cub_metadata(cub)
+
+
+def test_class_id_out_of_range(cub):
+    edit(cub / 'image_class_labels.txt', 2, '2 4')
+    with pytest.raises(MetadataError, match=r"image id 2 has class id 4, outside 1..3 \(classes.txt\)"):
+        read_cub_metadata(cub)
+
+
+def test_unknown_and_repeated_ids(cub):
+    (cub / 'bounding_boxes.txt').write_text((cub / 'bounding_boxes.txt').read_text() + '99 1 1 2 2\n')
+    with pytest.raises(MetadataError, match=r"bounding_boxes.txt:25: image id 99 is not in images.txt"):
+        read_cub_metadata(cub)
+    edit(cub / 'bounding_boxes.txt', 25, None)
+    edit(cub / 'train_test_split.txt', 3, '2 1')
+    with pytest.raises(MetadataError, match=r"train_test_split.txt:3: image id 2 has a second split flag"):
+        read_cub_metadata(cub)
+    edit(cub / 'train_test_split.txt', 3, '3 1')
+    edit(cub / 'image_class_labels.txt', 5, None)
+    with pytest.raises(MetadataError, match=r"image_class_labels.txt: image id 5 \(images.txt line 5\) has no class label"):
+        read_cub_metadata(cub)
+
+
+def test_negative_box_and_bad_flag(cub):
+    edit(cub / 'bounding_boxes.txt', 1, '1 3 3 -1 2')
+    with pytest.raises(MetadataError, match=r"bounding_boxes.txt:1: a box needs finite x, y and w, h >= 0"):
+        read_cub_metadata(cub)
+    edit(cub / 'bounding_boxes.txt', 1, '1 3 3 1 2')
+    edit(cub / 'train_test_split.txt', 1, '1 2')
+    with pytest.raises(MetadataError, match=r"train_test_split.txt:1: the split flag must be 0 or 1, got 2"):
+        read_cub_metadata(cub)
+
+
+def test_missing_metadata_file(cub):
+    (cub / 'train_test_split.txt').unlink()
+    with pytest.raises(FileNotFoundError, match=r"is not a CUB-format dataset: train_test_split.txt missing"):
+        read_cub_metadata(cub)
+
+
+def test_image_without_box_fails_where_boxes_are_scored(cub):
+    edit(cub / 'bounding_boxes.txt', 7, None)                                 # image 7: the first test image
+    WSOLDataset(cub, 'train')                                                 # training needs no boxes
+    with pytest.raises(MetadataError, match=r"1 image\(s\) of split 'test' have no line in bounding_boxes.txt, first: .*Crimson_0006.jpg \(images.txt line 7\)"):
+        WSOLDataset(cub, 'test')
+
+
+def test_missing_image(cub):
+    (cub / 'images/002.Emerald/Emerald_0007.jpg').unlink()
+    with pytest.raises(BadImageError, match=r"1 image\(s\) of split 'test' missing, first: .*Emerald_0007.jpg \(images.txt line 16\)"):
+        WSOLDataset(cub, 'test')
+
+
+def truncate(path):
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])
+
+
+def test_truncated_jpeg_raises_by_default_and_skips_on_request(cub, caplog):
+    truncate(cub / 'images/001.Crimson/Crimson_0007.jpg')                    # test item 1
+    ds = WSOLDataset(cub, 'test')
+    with pytest.raises(BadImageError, match=r"cannot decode .*Crimson_0007.jpg \(images.txt line 8\): image file is truncated.*on_bad_image='skip'"):
+        ds[1]
+    ds = WSOLDataset(cub, 'test', on_bad_image='skip')
+    with caplog.at_level(logging.WARNING, logger='dfm_tutorial.data'):
+        assert ds[1] is None
+    assert 'skipped: cannot decode' in caplog.text and 'Crimson_0007.jpg' in caplog.text
+    images, labels, boxes, ids = collate_items([ds[k] for k in range(len(ds))])
+    assert len(ids) == 5 and 'Crimson/Crimson_0007.jpg' not in ' '.join(ids)
+
+
+def test_not_an_image(cub):
+    (cub / 'images/001.Crimson/Crimson_0006.jpg').write_text('not a jpeg')
+    with pytest.raises(BadImageError, match=r"cannot decode .*Crimson_0006.jpg \(images.txt line 7\): cannot identify image file"):
+        WSOLDataset(cub, 'test')[0]
+
+
+def test_grayscale_and_cmyk_become_rgb(cub):
+    p = cub / 'images/001.Crimson/Crimson_0006.jpg'
+    Image.open(p).convert('L').save(p)
+    q = cub / 'images/001.Crimson/Crimson_0007.jpg'
+    Image.open(q).convert('CMYK').save(q)
+    assert Image.open(p).mode == 'L' and Image.open(q).mode == 'CMYK'
+    ds = WSOLDataset(cub, 'test')
+    for k in (0, 1):
+        image = ds[k][0]
+        assert image.shape == (3, 224, 224) and image.dtype == torch.uint8
+    gray = ds[0][0]
+    assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
+
+
+def test_cache_skips_bad_images(cub, tmp_path):
+    truncate(cub / 'images/002.Emerald/Emerald_0006.jpg')                    # test item 2
+    with pytest.raises(BadImageError, match="Emerald_0006.jpg"):
+        build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
+    cache = ImageCache(build_cache(cub, 'test', tmp_path / 'c2', num_workers=0, progress=False, on_bad_image='skip'))
+    assert cache.meta['skipped'] == [2] and len(cache) == 5
+    images, labels, boxes, pos = cache[np.arange(5)]
+    assert 2 not in pos.tolist()
+
+
+def test_interrupted_cache_build_resumes(cub, tmp_path, monkeypatch):
+    real, calls = data.load_rgb, []
+    def flaky(path, where=None):
+        calls.append(path)
+        if len(calls) == 11: raise KeyboardInterrupt
+        return real(path, where)
+    monkeypatch.setattr(data, 'load_rgb', flaky)
+    with pytest.raises(KeyboardInterrupt):
+        build_cache(cub, 'train', tmp_path / 'c', num_workers=0, chunk=4, progress=False)
+    assert not (tmp_path / 'c/meta.json').exists()                           # unfinished: not readable as a cache
+    with pytest.raises(FileNotFoundError, match="is not a finished cache"):
+        ImageCache(tmp_path / 'c')
+    calls.clear()
+    monkeypatch.setattr(data, 'load_rgb', real)
+    monkeypatch.setattr(data, 'load_rgb', lambda p, w=None: (calls.append(p), real(p, w))[1])
+    build_cache(cub, 'train', tmp_path / 'c', num_workers=0, chunk=4, progress=False)
+    assert len(calls) == 18 - 8                                               # two chunks of 4 were kept
+    monkeypatch.setattr(data, 'load_rgb', real)
+    fresh = ImageCache(build_cache(cub, 'train', tmp_path / 'fresh', num_workers=0, progress=False))
+    resumed = ImageCache(tmp_path / 'c')
+    for a, b in zip(resumed[np.arange(18)], fresh[np.arange(18)]): assert torch.equal(a, b)
+
+
+def test_cache_loader_with_workers(cub, tmp_path):
+    cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', num_workers=2, progress=False))
+    seen = torch.cat([pos for _, _, _, pos in data.cache_loader(cache, 5, shuffle=True, num_workers=2, generator=torch.Generator().manual_seed(0))])
+    assert sorted(seen.tolist()) == list(range(18))
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        data.cache_loader(cache, 0)
