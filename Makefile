@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)  ## the DFM walk-through on the sample image -> out/dfm_walkthrough.png
+demo: $(STAMP)  ## the toy WSOL dataset -> data/toy, out/toy_samples.png; the DFM walk-through -> out/dfm_walkthrough.png
+	$(BIN)/python data_scripts/make_toy.py data/toy --samples out/toy_samples.png
 	$(BIN)/python -c "from dfm_tutorial.dfm import save_walkthrough; print('wrote', save_walkthrough('out/dfm_walkthrough.png'))"
 
 test: $(STAMP)  ## tests/ and every notebook (nbval), as configured in pyproject.toml
@@ -38,6 +39,7 @@ check-sync: export clean-nbs  ## fail if exporting or cleaning changed anything 
 bench: $(STAMP)  ## the benchmark tables
 	$(BIN)/python bench/dfm_overhead.py
 	$(BIN)/python bench/eval_speed.py
+	$(BIN)/python bench/loader_speed.py
 
 lab: $(STAMP)  ## JupyterLab in the project's environment
 	$(BIN)/jupyter lab nbs

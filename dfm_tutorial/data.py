@@ -10,7 +10,7 @@ __all__ = ['SPLITS', 'logger', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MetadataError',
            'WSOLDataset', 'pad_boxes', 'collate_items', 'normalize_batch', 'gather_boxes', 'build_cache', 'ImageCache',
            'cache_loader', 'crop_flip', 'random_crop_flip']
 
-# %% ../nbs/10_data.ipynb #3affc50b
+# %% ../nbs/10_data.ipynb #423c7ee3
 import json, logging, math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .boxes import resize_boxes
 from .toy import CUB_FILES, write_text_atomic
 
-# %% ../nbs/10_data.ipynb #28a73d1b
+# %% ../nbs/10_data.ipynb #b756a32b
 class MetadataError(ValueError):
     "A line of a dataset's metadata files that is malformed or contradicts the others."
 
@@ -44,7 +44,7 @@ def _parse_lines(path, kinds, form):
             numbers.append(n)
     return rows, numbers
 
-# %% ../nbs/10_data.ipynb #33061c4a
+# %% ../nbs/10_data.ipynb #2a62770f
 @dataclass
 class WSOLMetadata:
     "A dataset's images, labels (from 0), train/test flags and boxes `(x0, y0, x1, y1)` as one array with offsets."
@@ -106,7 +106,7 @@ def read_cub_metadata(root):
     return WSOLMetadata(root, [p for _, p in images], labels - 1, is_train, boxes, offsets,
                         names or [str(k) for k in range(1, n_classes + 1)], np.array(lines))
 
-# %% ../nbs/10_data.ipynb #86aabb36
+# %% ../nbs/10_data.ipynb #3efac442
 SPLITS = ('train', 'val', 'test')
 
 def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
@@ -125,7 +125,7 @@ def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
         return val
     return np.setdiff1d(np.flatnonzero(meta.is_train), val)
 
-# %% ../nbs/10_data.ipynb #4869877d
+# %% ../nbs/10_data.ipynb #345cb149
 logger = logging.getLogger('dfm_tutorial.data')
 
 class BadImageError(OSError):
@@ -140,7 +140,7 @@ def load_rgb(path, where=None):
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise BadImageError(f"cannot decode {where}: {e}. Re-download the file, or pass on_bad_image='skip' to leave such images out") from None
 
-# %% ../nbs/10_data.ipynb #963f3db0
+# %% ../nbs/10_data.ipynb #bd8da679
 def resize_image(image, size):
     "PIL `image` resized to `size` × `size` with the filter torchvision's `Resize` uses on PIL images."
     return TF.resize(image, [size, size])
@@ -163,7 +163,7 @@ def eval_transform(size=224):
         return TF.pil_to_tensor(resize_image(image, size)), torch.as_tensor(b, dtype=torch.float32)
     return tfm
 
-# %% ../nbs/10_data.ipynb #bed335c0
+# %% ../nbs/10_data.ipynb #c119a5b2
 class WSOLDataset(Dataset):
     "Items `(image uint8 (3, h, w), label, boxes (k, 4), image_id)` of one split of a CUB-format dataset."
     def __init__(self, root, split='train', transform='default', val_per_class=5, seed=0, exclude_val=False,
@@ -199,7 +199,7 @@ class WSOLDataset(Dataset):
         if self.transform is not None: image, boxes = self.transform(image, boxes)
         return image, int(self.meta.labels[i]), boxes, self.meta.paths[i]
 
-# %% ../nbs/10_data.ipynb #83ebc872
+# %% ../nbs/10_data.ipynb #b80b64d0
 def pad_boxes(boxes):
     "Ragged list of `(k_i, 4)` boxes as one `(n, max k_i, 4)` float tensor padded with `-1` rows."
     out = torch.full((len(boxes), max([len(b) for b in boxes], default=0), 4), -1.)
@@ -213,19 +213,19 @@ def collate_items(items):
     images, labels, boxes, ids = zip(*items)
     return torch.stack(images), torch.as_tensor(labels), pad_boxes(boxes), list(ids)
 
-# %% ../nbs/10_data.ipynb #f29348ac
+# %% ../nbs/10_data.ipynb #669dc31b
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def normalize_batch(images, device=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype=torch.float32):
     "`uint8` images `(n, 3, h, w)` → normalised `dtype` on `device` in channels_last."
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"normalize_batch expects uint8 images (n, 3, h, w), got {images.dtype} {tuple(images.shape)}")
-    x = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
-    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1) * 255
-    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1) * 255
-    return ((x.to(torch.float32) - m) / s).to(dtype)
+    x = images.to(device, non_blocking=True).permute(0, 2, 3, 1).contiguous()    # (n, h, w, 3): free when already channels_last
+    scale = 1 / (255 * torch.tensor(std, device=x.device))
+    shift = -torch.tensor(mean, device=x.device) / torch.tensor(std, device=x.device)
+    return x.to(torch.float32).mul_(scale).add_(shift).to(dtype).permute(0, 3, 1, 2)   # (x/255 - mean)/std, channels_last
 
-# %% ../nbs/10_data.ipynb #564a8eca
+# %% ../nbs/10_data.ipynb #eb468245
 def gather_boxes(meta, indices, sizes, size, truncate):
     "Boxes of images `indices` moved into `size` × `size` resized images (original sizes `(n, 2)`), padded `(n, k, 4)` with -1."
     starts, counts = meta.offsets[indices], np.diff(meta.offsets)[indices]
@@ -238,7 +238,7 @@ def gather_boxes(meta, indices, sizes, size, truncate):
     out[owner, np.arange(len(rows)) - first] = b.astype(np.int64) if truncate else b
     return out
 
-# %% ../nbs/10_data.ipynb #d44642e0
+# %% ../nbs/10_data.ipynb #04848972
 class _Decode(Dataset):
     "Worker-side decoding for `build_cache`: index, resized `uint8` `(s, s, 3)` image (or `None`) and original `(w, h)`."
     def __init__(self, ds, size): self.ds, self.size = ds, size
@@ -292,7 +292,7 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
     (path / 'done.npy').unlink()
     return path
 
-# %% ../nbs/10_data.ipynb #f35e077c
+# %% ../nbs/10_data.ipynb #0a7b2359
 class ImageCache(Dataset):
     "A finished cache; `cache[indices]` gives a whole batch `(images uint8 (b, s, s, 3), labels, boxes (b, k, 4), positions)`."
     def __init__(self, path):
@@ -315,26 +315,37 @@ class ImageCache(Dataset):
         pos = np.sort(self.keep[np.atleast_1d(np.asarray(idx))])              # sorted: sequential reads of the memmap
         return torch.from_numpy(self.images[pos]), self.labels[pos], self.boxes[pos], torch.from_numpy(pos)
 
-def cache_loader(cache, batch_size, shuffle=False, drop_last=False, num_workers=2, generator=None):
-    "Batches of an `ImageCache`: each worker slices whole batches out of the memory map."
+class _CroppedCache(Dataset):
+    "An `ImageCache` whose batches are randomly cropped and flipped where they are sliced (in the loader's workers)."
+    def __init__(self, cache, crop, flip): self.cache, self.crop, self.flip = cache, crop, flip
+    def __len__(self): return len(self.cache)
+    def __getitem__(self, idx):
+        images, labels, boxes, pos = self.cache[idx]
+        images, boxes = random_crop_flip(images, boxes, self.crop, self.flip)   # worker RNG: seeded per worker by the DataLoader
+        return images, labels, boxes, pos
+
+def cache_loader(cache, batch_size, shuffle=False, drop_last=False, num_workers=2, generator=None, crop=None, flip=0.5):
+    "Batches of an `ImageCache`, each sliced whole out of the memory map by a worker; `crop` also crops and flips there (for CPU-only runs)."
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = RandomSampler(cache, generator=generator) if shuffle else SequentialSampler(cache)
-    return DataLoader(cache, sampler=BatchSampler(order, batch_size, drop_last), batch_size=None, num_workers=num_workers,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0)
+    return DataLoader(cache if crop is None else _CroppedCache(cache, crop, flip), sampler=BatchSampler(order, batch_size, drop_last),
+                      batch_size=None, num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0,
+                      generator=generator)
 
-# %% ../nbs/10_data.ipynb #66090499
+# %% ../nbs/10_data.ipynb #59d22b6d
 def crop_flip(images, boxes, crop, tops, lefts, flips):
     "Crop `uint8` `(n, s, s, 3)` images at `(tops, lefts)` to `crop`², mirror where `flips`; `(n, 3, crop, crop)` channels_last and boxes."
-    n, dev = images.shape[0], images.device
+    n, s, dev = images.shape[0], images.shape[1], images.device
+    tops, lefts, flips = tops.to(dev), lefts.to(dev), flips.to(dev)
     ar = torch.arange(crop, device=dev)
-    rows = tops.to(dev)[:, None] + ar                                         # (n, crop)
-    cols = lefts.to(dev)[:, None] + ar
-    flips = flips.to(dev)
-    cols = torch.where(flips[:, None], cols.flip(1), cols)
-    out = images[torch.arange(n, device=dev)[:, None, None], rows[:, :, None], cols[:, None, :]]   # (n, crop, crop, 3)
+    rows = (torch.arange(n, device=dev)[:, None] * s + tops[:, None] + ar).reshape(-1)
+    kept = images.reshape(n * s, s * 3).index_select(0, rows).view(n, crop, s * 3)   # whole rows of each crop: row copies
+    windows = kept.unfold(2, crop * 3, 3)                                     # (n, crop, s - crop + 1, crop * 3): every left edge, a view
+    out = windows[torch.arange(n, device=dev), :, lefts].view(n, crop, crop, 3)
+    out[flips] = out[flips].flip(2)
     boxes = boxes.to(dev)
     pad = (boxes == -1).all(-1, keepdim=True)
-    corner = torch.stack([lefts, tops, lefts, tops], 1).to(dev, boxes.dtype)[:, None]
+    corner = torch.stack([lefts, tops, lefts, tops], 1).to(boxes.dtype)[:, None]
     b = (boxes - corner).clamp(0, crop)
     b = torch.where(flips[:, None, None], torch.stack([crop - b[..., 2], b[..., 1], crop - b[..., 0], b[..., 3]], -1), b)
     return out.permute(0, 3, 1, 2), torch.where(pad, boxes, b)

@@ -166,3 +166,19 @@ def test_ilsvrc_bad_inputs(tmp_path, ilsvrc, monkeypatch):
     monkeypatch.setitem(tv_imagenet.ARCHIVE_META, 'devkit', ('ILSVRC2012_devkit_t12.tar.gz', 'fa75699e90414af021442c21a62c3abf'))
     with pytest.raises(RuntimeError, match="is not present in the root directory or is corrupted"):
         official(off, tmp_path / 'w')                                         # torchvision's check of the official devkit
+
+
+def test_data_scripts_end_to_end(tmp_path):
+    "The command-line wrappers: toy set, CUB from a local server, a cache of its test split."
+    import subprocess, sys
+    run = lambda *args: subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, check=True).stdout
+    out = run('data_scripts/make_toy.py', tmp_path / 'toy', '--classes', 2, '--train-per-class', 3, '--test-per-class', 2, '--samples', tmp_path / 's.png')
+    assert 'toy dataset at' in out and (tmp_path / 's.png').exists()
+    tgz = cub_tarball(tmp_path)
+    with Server(tgz.parent) as server:
+        out = run('data_scripts/prepare_cub.py', tmp_path / 'data', '--url', server.url(tgz.name), '--md5', md5(tgz))
+    assert 'ready:' in out
+    out = run('data_scripts/build_cache.py', tmp_path / 'data/CUB_200_2011', 'test', tmp_path / 'cache', '--workers', 0)
+    assert (tmp_path / 'cache/meta.json').exists()
+    err = subprocess.run([sys.executable, 'data_scripts/prepare_ilsvrc.py', tmp_path / 'i', '--train', 'x.tar'], capture_output=True, text=True)
+    assert err.returncode != 0 and 'missing: val, devkit, val_boxes' in err.stderr

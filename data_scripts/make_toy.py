@@ -1,0 +1,19 @@
+"""Write the toy WSOL dataset (CUB-200-2011 format) to a folder; a second run with the same arguments does nothing.
+
+    python data_scripts/make_toy.py data/toy [--classes 5] [--train-per-class 80] [--test-per-class 20] [--size 64] [--seed 0] [--samples out/toy_samples.png]
+"""
+import argparse
+from dfm_tutorial.toy import make_toy_dataset, save_toy_samples
+
+ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+ap.add_argument('root', help='folder to write (images/ and the five metadata files)')
+ap.add_argument('--classes', type=int, default=5)
+ap.add_argument('--train-per-class', type=int, default=80)
+ap.add_argument('--test-per-class', type=int, default=20)
+ap.add_argument('--size', type=int, nargs='+', default=[64], help='side, or width height')
+ap.add_argument('--seed', type=int, default=0)
+ap.add_argument('--samples', help='also draw the first test images with their boxes to this image file')
+a = ap.parse_args()
+root = make_toy_dataset(a.root, a.classes, a.train_per_class, a.test_per_class, a.size[0] if len(a.size) == 1 else tuple(a.size), a.seed)
+print(f"toy dataset at {root}")
+if a.samples: print('wrote', save_toy_samples(root, a.samples))
