@@ -126,7 +126,7 @@ def main():
         if args.gpu_decode:
             rows.append(('file bytes + decode_jpeg on CUDA', gpu_decode(root, idx, meta, args, device) if device.type == 'cuda' else float('nan')))
         base = rows[0][1]
-        print(f"\n| pipeline | images/s | vs ImageFolder-style |\n|---|---:|---:|")
+        print("\n| pipeline | images/s | vs ImageFolder-style |\n|---|---:|---:|")
         for name, ips in rows: print(f"| {name} | {ips:,.0f} | {ips / base:.1f}x |")
         print(f"\ncache build (once): {build_s:.1f} s for {len(idx)} images = {len(idx) / build_s:,.0f} images/s, {size_mb:,.0f} MiB on disk "
               f"({size_mb / len(idx) * 5994:,.0f} MiB for CUB's 5,994 training images)")

@@ -1,6 +1,5 @@
 """Bad data, odd images and interrupted caches: each path of the data module against a generated CUB-format folder."""
 import logging
-from pathlib import Path
 import numpy as np
 import pytest
 import torch
