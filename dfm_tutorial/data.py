@@ -10,7 +10,7 @@ __all__ = ['SPLITS', 'logger', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MetadataError',
            'WSOLDataset', 'pad_boxes', 'collate_items', 'normalize_batch', 'gather_boxes', 'build_cache', 'ImageCache',
            'cache_loader', 'crop_flip', 'random_crop_flip']
 
-# %% ../nbs/10_data.ipynb #423c7ee3
+# %% ../nbs/10_data.ipynb #c0080859
 import json, logging, math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .boxes import resize_boxes
 from .toy import CUB_FILES, write_text_atomic
 
-# %% ../nbs/10_data.ipynb #b756a32b
+# %% ../nbs/10_data.ipynb #a84b6508
 class MetadataError(ValueError):
     "A line of a dataset's metadata files that is malformed or contradicts the others."
 
@@ -44,7 +44,7 @@ def _parse_lines(path, kinds, form):
             numbers.append(n)
     return rows, numbers
 
-# %% ../nbs/10_data.ipynb #2a62770f
+# %% ../nbs/10_data.ipynb #27b333f1
 @dataclass
 class WSOLMetadata:
     "A dataset's images, labels (from 0), train/test flags and boxes `(x0, y0, x1, y1)` as one array with offsets."
@@ -106,7 +106,7 @@ def read_cub_metadata(root):
     return WSOLMetadata(root, [p for _, p in images], labels - 1, is_train, boxes, offsets,
                         names or [str(k) for k in range(1, n_classes + 1)], np.array(lines))
 
-# %% ../nbs/10_data.ipynb #3efac442
+# %% ../nbs/10_data.ipynb #2a42239d
 SPLITS = ('train', 'val', 'test')
 
 def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
@@ -125,7 +125,7 @@ def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
         return val
     return np.setdiff1d(np.flatnonzero(meta.is_train), val)
 
-# %% ../nbs/10_data.ipynb #345cb149
+# %% ../nbs/10_data.ipynb #825a7a36
 logger = logging.getLogger('dfm_tutorial.data')
 
 class BadImageError(OSError):
@@ -140,7 +140,7 @@ def load_rgb(path, where=None):
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise BadImageError(f"cannot decode {where}: {e}. Re-download the file, or pass on_bad_image='skip' to leave such images out") from None
 
-# %% ../nbs/10_data.ipynb #bd8da679
+# %% ../nbs/10_data.ipynb #8b717d89
 def resize_image(image, size):
     "PIL `image` resized to `size` × `size` with the filter torchvision's `Resize` uses on PIL images."
     return TF.resize(image, [size, size])
@@ -163,7 +163,7 @@ def eval_transform(size=224):
         return TF.pil_to_tensor(resize_image(image, size)), torch.as_tensor(b, dtype=torch.float32)
     return tfm
 
-# %% ../nbs/10_data.ipynb #c119a5b2
+# %% ../nbs/10_data.ipynb #1539c68a
 class WSOLDataset(Dataset):
     "Items `(image uint8 (3, h, w), label, boxes (k, 4), image_id)` of one split of a CUB-format dataset."
     def __init__(self, root, split='train', transform='default', val_per_class=5, seed=0, exclude_val=False,
@@ -188,18 +188,22 @@ class WSOLDataset(Dataset):
     def num_classes(self): return len(self.meta.class_names)
     def __len__(self): return len(self.indices)
 
-    def __getitem__(self, k):
+    def load(self, k):
+        "The RGB PIL image of item `k`, or `None` (logged) when it is unreadable and `on_bad_image='skip'`."
         i = self.indices[k]
-        try: image = load_rgb(self.meta.root / 'images' / self.meta.paths[i], self.meta.where(i))
+        try: return load_rgb(self.meta.root / 'images' / self.meta.paths[i], self.meta.where(i))
         except BadImageError as e:
             if self.on_bad_image == 'raise': raise
             logger.warning("skipped: %s", e)
-            return None
+
+    def __getitem__(self, k):
+        i, image = self.indices[k], self.load(k)
+        if image is None: return None
         boxes = self.meta.image_boxes(i)
         if self.transform is not None: image, boxes = self.transform(image, boxes)
         return image, int(self.meta.labels[i]), boxes, self.meta.paths[i]
 
-# %% ../nbs/10_data.ipynb #b80b64d0
+# %% ../nbs/10_data.ipynb #c90ee3e2
 def pad_boxes(boxes):
     "Ragged list of `(k_i, 4)` boxes as one `(n, max k_i, 4)` float tensor padded with `-1` rows."
     out = torch.full((len(boxes), max([len(b) for b in boxes], default=0), 4), -1.)
@@ -213,7 +217,7 @@ def collate_items(items):
     images, labels, boxes, ids = zip(*items)
     return torch.stack(images), torch.as_tensor(labels), pad_boxes(boxes), list(ids)
 
-# %% ../nbs/10_data.ipynb #669dc31b
+# %% ../nbs/10_data.ipynb #56b3b987
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def normalize_batch(images, device=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype=torch.float32):
@@ -225,7 +229,7 @@ def normalize_batch(images, device=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, d
     shift = -torch.tensor(mean, device=x.device) / torch.tensor(std, device=x.device)
     return x.to(torch.float32).mul_(scale).add_(shift).to(dtype).permute(0, 3, 1, 2)   # (x/255 - mean)/std, channels_last
 
-# %% ../nbs/10_data.ipynb #eb468245
+# %% ../nbs/10_data.ipynb #22ab2d28
 def gather_boxes(meta, indices, sizes, size, truncate):
     "Boxes of images `indices` moved into `size` × `size` resized images (original sizes `(n, 2)`), padded `(n, k, 4)` with -1."
     starts, counts = meta.offsets[indices], np.diff(meta.offsets)[indices]
@@ -238,18 +242,14 @@ def gather_boxes(meta, indices, sizes, size, truncate):
     out[owner, np.arange(len(rows)) - first] = b.astype(np.int64) if truncate else b
     return out
 
-# %% ../nbs/10_data.ipynb #04848972
+# %% ../nbs/10_data.ipynb #45066995
 class _Decode(Dataset):
     "Worker-side decoding for `build_cache`: index, resized `uint8` `(s, s, 3)` image (or `None`) and original `(w, h)`."
     def __init__(self, ds, size): self.ds, self.size = ds, size
     def __len__(self): return len(self.ds)
     def __getitem__(self, k):
-        meta, i = self.ds.meta, self.ds.indices[k]
-        try: image = load_rgb(meta.root / 'images' / meta.paths[i], meta.where(i))
-        except BadImageError as e:
-            if self.ds.on_bad_image == 'raise': raise
-            logger.warning("skipped: %s", e)
-            return k, None, (0, 0)                                         # size 0 marks a skipped image
+        image = self.ds.load(k)
+        if image is None: return k, None, (0, 0)                             # size 0 marks a skipped image
         return k, np.asarray(resize_image(image, self.size)), image.size
 
 def _as_is(item): return item
@@ -292,7 +292,7 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
     (path / 'done.npy').unlink()
     return path
 
-# %% ../nbs/10_data.ipynb #0a7b2359
+# %% ../nbs/10_data.ipynb #5b2b7bcb
 class ImageCache(Dataset):
     "A finished cache; `cache[indices]` gives a whole batch `(images uint8 (b, s, s, 3), labels, boxes (b, k, 4), positions)`."
     def __init__(self, path):
@@ -332,7 +332,7 @@ def cache_loader(cache, batch_size, shuffle=False, drop_last=False, num_workers=
                       batch_size=None, num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0,
                       generator=generator)
 
-# %% ../nbs/10_data.ipynb #59d22b6d
+# %% ../nbs/10_data.ipynb #4a48453d
 def crop_flip(images, boxes, crop, tops, lefts, flips):
     "Crop `uint8` `(n, s, s, 3)` images at `(tops, lefts)` to `crop`², mirror where `flips`; `(n, 3, crop, crop)` channels_last and boxes."
     n, s, dev = images.shape[0], images.shape[1], images.device

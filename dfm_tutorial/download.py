@@ -8,7 +8,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/download.html.md"""
 __all__ = ['CUB_URL', 'CUB_MD5', 'ChecksumError', 'md5_file', 'download', 'UnsafeArchiveError', 'safe_extract', 'prepare_cub',
            'prepare_ilsvrc']
 
-# %% ../nbs/11_download.ipynb #309fde7d
+# %% ../nbs/11_download.ipynb #62b59bb4
 import hashlib, http.client, os, shutil, tarfile, time, xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.error import HTTPError, URLError
@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .toy import write_cub_metadata, write_text_atomic
 from .data import read_cub_metadata
 
-# %% ../nbs/11_download.ipynb #cdf3f82a
+# %% ../nbs/11_download.ipynb #b4387044
 CUB_URL = 'https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz'
 CUB_MD5 = '97eceeb196236b17998738112f37df78'
 
@@ -80,7 +80,7 @@ def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, bac
     part.replace(dest)
     return dest
 
-# %% ../nbs/11_download.ipynb #57bbfc43
+# %% ../nbs/11_download.ipynb #ad0dc91a
 class UnsafeArchiveError(RuntimeError):
     "An archive with a member that would be written outside the destination folder."
 
@@ -116,7 +116,7 @@ def safe_extract(archive, dest, progress=True):
         shutil.rmtree(staging, ignore_errors=True)
     return dest
 
-# %% ../nbs/11_download.ipynb #adaa7a76
+# %% ../nbs/11_download.ipynb #cf59a899
 def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
     "Download (or take `archive`), verify, safely extract and check CUB-200-2011 under `root`; returns `root/CUB_200_2011`."
     root = Path(root)
@@ -133,7 +133,7 @@ def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
     write_text_atomic(out / '.prepared', f"{len(meta)} images, {len(meta.class_names)} classes, from {archive}\n")
     return out
 
-# %% ../nbs/11_download.ipynb #b59b17ca
+# %% ../nbs/11_download.ipynb #68b4011e
 def _xml_boxes(source):
     "Boxes `(k, 4)` `(xmin, ymin, xmax, ymax)` and the first object's WordNet id from a Pascal-VOC XML file or stream."
     root = ET.parse(source).getroot()
@@ -163,7 +163,7 @@ def _boxes_from_csv(path):
         wnids[image_id] = f[0]
     return boxes, wnids
 
-# %% ../nbs/11_download.ipynb #3dba1197
+# %% ../nbs/11_download.ipynb #ac04de68
 def _place_images(source, target, progress, per_class_tars=False):
     "Make `target` hold the images of `source`: a symlink to a folder, or a safe extraction of a tar archive."
     source, target = Path(source).resolve(), Path(target)
@@ -171,8 +171,8 @@ def _place_images(source, target, progress, per_class_tars=False):
     if source.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True); target.symlink_to(source, target_is_directory=True); return
     if not per_class_tars:
-        safe_extract(source, target.parent / (target.name + '.tmp'), progress=progress)
-        (target.parent / (target.name + '.tmp')).replace(target); return
+        tmp = safe_extract(source, target.with_name(target.name + '.tmp'), progress=progress)
+        tmp.replace(target); return
     check = _member_filter(source)
     with tarfile.open(source, 'r|*') as outer:
         for m in tqdm(outer, desc=f'extracting {source.name}', unit=' classes', disable=not progress):
@@ -189,7 +189,7 @@ def _images_under(folder, prefix, nested):
                        for p in sorted(c.iterdir()) if p.suffix.lower() in exts]
     return [f"{prefix}/{p.name}" for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in exts]
 
-# %% ../nbs/11_download.ipynb #1fbf8357
+# %% ../nbs/11_download.ipynb #74096704
 def prepare_ilsvrc(dest, train=None, val=None, devkit=None, val_boxes=None, train_boxes=None, kaggle=None, progress=True):
     "Build ILSVRC-2012 in CUB format under `dest` from the official archives/folders or a Kaggle folder; returns `dest`."
     dest = Path(dest)

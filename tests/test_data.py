@@ -140,7 +140,6 @@ def test_interrupted_cache_build_resumes(cub, tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="is not a finished cache"):
         ImageCache(tmp_path / 'c')
     calls.clear()
-    monkeypatch.setattr(data, 'load_rgb', real)
     monkeypatch.setattr(data, 'load_rgb', lambda p, w=None: (calls.append(p), real(p, w))[1])
     build_cache(cub, 'train', tmp_path / 'c', num_workers=0, chunk=4, progress=False)
     assert len(calls) == 18 - 8                                               # two chunks of 4 were kept

@@ -16,7 +16,7 @@ def test_resume_after_dropped_connection(tmp_path):
     with Server(tgz.parent, drop=True) as server:
         out = download(server.url(tgz.name), tmp_path / 'got.tgz', md5(tgz), backoff=0, progress=False)
     assert out.read_bytes() == tgz.read_bytes()
-    half = (tgz.stat().st_size - 0) // 2
+    half = tgz.stat().st_size // 2
     assert server.requests == [None, f'bytes={half}-']                        # the second request resumed, not restarted
     assert not (tmp_path / 'got.tgz.part').exists()
 
@@ -140,7 +140,7 @@ def test_ilsvrc_official_from_folders_and_idempotent(tmp_path, ilsvrc, capsys):
     c = prepare_ilsvrc(tmp_path / 'c', train=kag / 'ILSVRC/Data/CLS-LOC/train', val=kag / 'ILSVRC/Data/CLS-LOC/val',
                        devkit=off / 'ILSVRC2012_devkit_t12.tar.gz', val_boxes=off / 'ILSVRC2012_bbox_val_v3.tgz', progress=False)
     for f in CUB_FILES: assert filecmp.cmp(a / f, c / f, shallow=False), f
-    official(off, tmp_path / 'a', )
+    official(off, tmp_path / 'a')
     prepare_ilsvrc(tmp_path / 'a', kaggle=kag)
     assert 'already prepared' in capsys.readouterr().out
 
