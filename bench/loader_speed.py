@@ -7,7 +7,8 @@ crop 224, flip, normalise) through
   1. torchvision ImageFolder-style loading: PIL decode + transforms + ToTensor + Normalize in the workers;
   2. dfm_tutorial's PIL path: WSOLDataset (boxes carried along), uint8 batches, normalised on the device;
   3. the cache: build_cache once (timed separately), then batches sliced from the memory map by the same
-     number of workers, crop/flip/normalise batched on the device (channels_last).
+     number of workers (threads, CacheLoader), crop/flip/normalise batched on the device (channels_last),
+     or crop/flip in the worker threads (what a CPU-only run uses).
 With --gpu-decode and a CUDA device, also: file bytes read by the workers, torchvision.io.decode_jpeg on CUDA.
 Prints one table of images/s delivered on the device. Without a GPU the "device" is this CPU, so the
 last row also pays for float normalisation on the same two cores that decode; the row before it stops at
@@ -19,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
-from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, ImageCache, WSOLDataset, build_cache, cache_loader, collate_items,
+from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, CacheLoader, ImageCache, WSOLDataset, build_cache, collate_items,
                                normalize_batch, random_crop_flip, read_cub_metadata, split_indices)
 from dfm_tutorial.toy import make_toy_dataset
 
@@ -66,9 +67,10 @@ def pil_path(root, args, device):
 
 def cached(cache, args, device, normalise=True):
     g = torch.Generator().manual_seed(0)
-    dl = cache_loader(cache, args.batch, shuffle=True, num_workers=args.workers, generator=g)
+    dl = CacheLoader(cache, args.batch, shuffle=True, num_workers=args.workers)
     def batches():
-        for _ in range(args.epochs):
+        for epoch in range(args.epochs):
+            dl.set_epoch(epoch)
             for images, labels, boxes, _ in dl:
                 x, b = random_crop_flip(images.to(device, non_blocking=True), boxes, generator=g)
                 yield normalize_batch(x, device) if normalise else x
@@ -76,8 +78,12 @@ def cached(cache, args, device, normalise=True):
 
 
 def cached_in_workers(cache, args, device, normalise=True):
-    dl = cache_loader(cache, args.batch, shuffle=True, num_workers=args.workers, generator=torch.Generator().manual_seed(0), crop=224)
-    return timed((normalize_batch(x, device) if normalise else x.to(device) for _ in range(args.epochs) for x, *_ in dl), device)
+    dl = CacheLoader(cache, args.batch, shuffle=True, num_workers=args.workers, crop=224)
+    def batches():
+        for epoch in range(args.epochs):
+            dl.set_epoch(epoch)
+            yield from (normalize_batch(x, device) if normalise else x.to(device) for x, *_ in dl)
+    return timed(batches(), device)
 
 
 def gpu_decode(root, idx, meta, args, device):
@@ -121,8 +127,8 @@ def main():
                 ('WSOLDataset (PIL, boxes, normalise on device)', pil_path(root, args, device)),
                 ('uint8 cache: slice, crop/flip on device -> uint8 channels_last batch', cached(ImageCache(path), args, device, False)),
                 ('uint8 cache: slice, crop/flip and normalise on device -> float batch', cached(ImageCache(path), args, device)),
-                ('uint8 cache: slice + crop/flip in workers -> uint8 channels_last batch', cached_in_workers(ImageCache(path), args, device, False)),
-                ('uint8 cache: slice + crop/flip in workers, normalise on device -> float batch', cached_in_workers(ImageCache(path), args, device))]
+                ('uint8 cache: slice + crop/flip in worker threads -> uint8 channels_last batch', cached_in_workers(ImageCache(path), args, device, False)),
+                ('uint8 cache: slice + crop/flip in worker threads, normalise on device -> float batch', cached_in_workers(ImageCache(path), args, device))]
         if args.gpu_decode:
             rows.append(('file bytes + decode_jpeg on CUDA', gpu_decode(root, idx, meta, args, device) if device.type == 'cuda' else float('nan')))
         base = rows[0][1]

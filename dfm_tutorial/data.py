@@ -8,16 +8,18 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/data.html.md"""
 __all__ = ['SPLITS', 'logger', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MetadataError', 'WSOLMetadata', 'read_cub_metadata',
            'split_indices', 'BadImageError', 'load_rgb', 'resize_image', 'train_transform', 'eval_transform',
            'WSOLDataset', 'pad_boxes', 'collate_items', 'normalize_batch', 'gather_boxes', 'build_cache', 'ImageCache',
-           'cache_loader', 'crop_flip', 'random_crop_flip']
+           'CacheLoader', 'crop_flip', 'random_crop_flip']
 
-# %% ../nbs/10_data.ipynb #c0080859
+# %% ../nbs/10_data.ipynb #36fe5492
 import json, logging, math
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset, DataLoader, BatchSampler, RandomSampler, SequentialSampler
+from torch.utils.data import Dataset, DataLoader
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 import torchvision.transforms.v2.functional as TF
@@ -25,7 +27,7 @@ from tqdm.auto import tqdm
 from .boxes import resize_boxes
 from .toy import CUB_FILES, write_text_atomic
 
-# %% ../nbs/10_data.ipynb #a84b6508
+# %% ../nbs/10_data.ipynb #3e0b94eb
 class MetadataError(ValueError):
     "A line of a dataset's metadata files that is malformed or contradicts the others."
 
@@ -44,7 +46,7 @@ def _parse_lines(path, kinds, form):
             numbers.append(n)
     return rows, numbers
 
-# %% ../nbs/10_data.ipynb #27b333f1
+# %% ../nbs/10_data.ipynb #b6145323
 @dataclass
 class WSOLMetadata:
     "A dataset's images, labels (from 0), train/test flags and boxes `(x0, y0, x1, y1)` as one array with offsets."
@@ -106,7 +108,7 @@ def read_cub_metadata(root):
     return WSOLMetadata(root, [p for _, p in images], labels - 1, is_train, boxes, offsets,
                         names or [str(k) for k in range(1, n_classes + 1)], np.array(lines))
 
-# %% ../nbs/10_data.ipynb #2a42239d
+# %% ../nbs/10_data.ipynb #d1c7f26a
 SPLITS = ('train', 'val', 'test')
 
 def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
@@ -125,7 +127,7 @@ def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
         return val
     return np.setdiff1d(np.flatnonzero(meta.is_train), val)
 
-# %% ../nbs/10_data.ipynb #825a7a36
+# %% ../nbs/10_data.ipynb #70df990f
 logger = logging.getLogger('dfm_tutorial.data')
 
 class BadImageError(OSError):
@@ -140,7 +142,7 @@ def load_rgb(path, where=None):
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise BadImageError(f"cannot decode {where}: {e}. Re-download the file, or pass on_bad_image='skip' to leave such images out") from None
 
-# %% ../nbs/10_data.ipynb #8b717d89
+# %% ../nbs/10_data.ipynb #2f1ff8f3
 def resize_image(image, size):
     "PIL `image` resized to `size` × `size` with the filter torchvision's `Resize` uses on PIL images."
     return TF.resize(image, [size, size])
@@ -163,7 +165,7 @@ def eval_transform(size=224):
         return TF.pil_to_tensor(resize_image(image, size)), torch.as_tensor(b, dtype=torch.float32)
     return tfm
 
-# %% ../nbs/10_data.ipynb #1539c68a
+# %% ../nbs/10_data.ipynb #1f58af35
 class WSOLDataset(Dataset):
     "Items `(image uint8 (3, h, w), label, boxes (k, 4), image_id)` of one split of a CUB-format dataset."
     def __init__(self, root, split='train', transform='default', val_per_class=5, seed=0, exclude_val=False,
@@ -203,7 +205,7 @@ class WSOLDataset(Dataset):
         if self.transform is not None: image, boxes = self.transform(image, boxes)
         return image, int(self.meta.labels[i]), boxes, self.meta.paths[i]
 
-# %% ../nbs/10_data.ipynb #c90ee3e2
+# %% ../nbs/10_data.ipynb #945990ee
 def pad_boxes(boxes):
     "Ragged list of `(k_i, 4)` boxes as one `(n, max k_i, 4)` float tensor padded with `-1` rows."
     out = torch.full((len(boxes), max([len(b) for b in boxes], default=0), 4), -1.)
@@ -217,7 +219,7 @@ def collate_items(items):
     images, labels, boxes, ids = zip(*items)
     return torch.stack(images), torch.as_tensor(labels), pad_boxes(boxes), list(ids)
 
-# %% ../nbs/10_data.ipynb #56b3b987
+# %% ../nbs/10_data.ipynb #e9562acb
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def normalize_batch(images, device=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype=torch.float32):
@@ -229,7 +231,7 @@ def normalize_batch(images, device=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, d
     shift = -torch.tensor(mean, device=x.device) / torch.tensor(std, device=x.device)
     return x.to(torch.float32).mul_(scale).add_(shift).to(dtype).permute(0, 3, 1, 2)   # (x/255 - mean)/std, channels_last
 
-# %% ../nbs/10_data.ipynb #22ab2d28
+# %% ../nbs/10_data.ipynb #a46b8e15
 def gather_boxes(meta, indices, sizes, size, truncate):
     "Boxes of images `indices` moved into `size` × `size` resized images (original sizes `(n, 2)`), padded `(n, k, 4)` with -1."
     starts, counts = meta.offsets[indices], np.diff(meta.offsets)[indices]
@@ -242,7 +244,7 @@ def gather_boxes(meta, indices, sizes, size, truncate):
     out[owner, np.arange(len(rows)) - first] = b.astype(np.int64) if truncate else b
     return out
 
-# %% ../nbs/10_data.ipynb #45066995
+# %% ../nbs/10_data.ipynb #d76d9edd
 class _Decode(Dataset):
     "Worker-side decoding for `build_cache`: index, resized `uint8` `(s, s, 3)` image (or `None`) and original `(w, h)`."
     def __init__(self, ds, size): self.ds, self.size = ds, size
@@ -292,7 +294,7 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
     (path / 'done.npy').unlink()
     return path
 
-# %% ../nbs/10_data.ipynb #5b2b7bcb
+# %% ../nbs/10_data.ipynb #1acea238
 class ImageCache(Dataset):
     "A finished cache; `cache[indices]` gives a whole batch `(images uint8 (b, s, s, 3), labels, boxes (b, k, 4), positions)`."
     def __init__(self, path):
@@ -315,24 +317,53 @@ class ImageCache(Dataset):
         pos = np.sort(self.keep[np.atleast_1d(np.asarray(idx))])              # sorted: sequential reads of the memmap
         return torch.from_numpy(self.images[pos]), self.labels[pos], self.boxes[pos], torch.from_numpy(pos)
 
-class _CroppedCache(Dataset):
-    "An `ImageCache` whose batches are randomly cropped and flipped where they are sliced (in the loader's workers)."
-    def __init__(self, cache, crop, flip): self.cache, self.crop, self.flip = cache, crop, flip
-    def __len__(self): return len(self.cache)
-    def __getitem__(self, idx):
+class CacheLoader:
+    "Batches of an `ImageCache`, sliced (and with `crop`, cropped and flipped) by a pool of threads; each epoch's order and crops follow from `seed`."
+    def __init__(self, cache, batch_size, shuffle=False, drop_last=False, num_workers=2, seed=0, crop=None, flip=0.5, rank=0, world_size=1):
+        if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0: raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        if not 0 <= rank < world_size: raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world_size {world_size})")
+        if crop is not None and crop > cache.size: raise ValueError(f"cannot crop {crop} px from the cache's {cache.size} px images")
+        self.cache, self.batch_size, self.shuffle, self.drop_last, self.num_workers = cache, batch_size, shuffle, drop_last, num_workers
+        self.seed, self.crop, self.flip, self.rank, self.world_size = seed, crop, flip, rank, world_size
+        self.epoch, self.skip = 0, 0
+    def set_epoch(self, epoch, skip=0):
+        "Use `epoch`'s order and crops, starting after its first `skip` batches (to resume a run part-way)."
+        self.epoch, self.skip = epoch, skip
+    def indices(self):
+        "This rank's positions for the current epoch: a seeded permutation, padded or cut to a multiple of `world_size`, then strided."
+        n = len(self.cache)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self._seed())) if self.shuffle else torch.arange(n)
+        if self.drop_last: order = order[:n - n % self.world_size]
+        else: order = torch.cat([order, order[:(-n) % self.world_size]])       # as DistributedSampler: every rank gets as many
+        return order[self.rank::self.world_size]
+    def __len__(self):
+        m = len(self.indices())
+        return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
+    def _seed(self, *more): return int(np.random.SeedSequence([self.seed, self.epoch, *more]).generate_state(1)[0])   # the order: same on every rank
+    def _batch(self, k, idx):
         images, labels, boxes, pos = self.cache[idx]
-        images, boxes = random_crop_flip(images, boxes, self.crop, self.flip)   # worker RNG: seeded per worker by the DataLoader
+        if self.crop is not None:                                              # a generator per batch: same crops for any worker count
+            images, boxes = random_crop_flip(images, boxes, self.crop, self.flip, torch.Generator().manual_seed(self._seed(self.rank, k)))
+        if torch.cuda.is_available(): images = images.pin_memory()
         return images, labels, boxes, pos
+    def __iter__(self):
+        idx = self.indices()
+        batches = [(k, idx[i:i + self.batch_size].numpy()) for k, i in enumerate(range(0, len(idx), self.batch_size))][:len(self)][self.skip:]
+        if self.num_workers == 0:
+            yield from (self._batch(k, b) for k, b in batches); return
+        # threads, not processes: slicing and torch ops release the GIL, and nothing is pickled between processes
+        with ThreadPoolExecutor(self.num_workers) as pool:
+            queue = deque()
+            try:
+                for k, b in batches:
+                    queue.append(pool.submit(self._batch, k, b))
+                    if len(queue) > 2 * self.num_workers: yield queue.popleft().result()
+                while queue: yield queue.popleft().result()
+            finally:
+                for f in queue: f.cancel()
 
-def cache_loader(cache, batch_size, shuffle=False, drop_last=False, num_workers=2, generator=None, crop=None, flip=0.5):
-    "Batches of an `ImageCache`, each sliced whole out of the memory map by a worker; `crop` also crops and flips there (for CPU-only runs)."
-    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = RandomSampler(cache, generator=generator) if shuffle else SequentialSampler(cache)
-    return DataLoader(cache if crop is None else _CroppedCache(cache, crop, flip), sampler=BatchSampler(order, batch_size, drop_last),
-                      batch_size=None, num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0,
-                      generator=generator)
-
-# %% ../nbs/10_data.ipynb #4a48453d
+# %% ../nbs/10_data.ipynb #68a14a1b
 def crop_flip(images, boxes, crop, tops, lefts, flips):
     "Crop `uint8` `(n, s, s, 3)` images at `(tops, lefts)` to `crop`², mirror where `flips`; `(n, 3, crop, crop)` channels_last and boxes."
     n, s, dev = images.shape[0], images.shape[1], images.device

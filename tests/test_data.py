@@ -151,7 +151,15 @@ def test_interrupted_cache_build_resumes(cub, tmp_path, monkeypatch):
 
 def test_cache_loader_with_workers(cub, tmp_path):
     cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', num_workers=2, progress=False))
-    seen = torch.cat([pos for _, _, _, pos in data.cache_loader(cache, 5, shuffle=True, num_workers=2, generator=torch.Generator().manual_seed(0))])
-    assert sorted(seen.tolist()) == list(range(18))
+    loader = data.CacheLoader(cache, 5, shuffle=True, num_workers=2, crop=200)
+    seen = torch.cat([pos for _, _, _, pos in loader])
+    assert sorted(seen.tolist()) == list(range(18)) and len(loader) == 4
+    loader.set_epoch(1)
+    assert not torch.equal(torch.cat([p for *_, p in loader]), seen)           # a new order each epoch
+    next(iter(loader))                                                        # a generator left part-way: the pool shuts down
+    for r in (0, 1):                                                          # 18 images, 4 ranks, drop_last: 4 each, one full batch of 3
+        assert len(torch.cat([p for *_, p in data.CacheLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)])) == 3
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        data.cache_loader(cache, 0)
+        data.CacheLoader(cache, 0)
+    with pytest.raises(ValueError, match="num_workers must be >= 0, got -1"):
+        data.CacheLoader(cache, 4, num_workers=-1)
