@@ -9,7 +9,7 @@ __all__ = ['DROPPED', 'ARCHS', 'METHODS', 'POSITIONS', 'WSOLModel', 'WeightsErro
            'toy_features', 'resnet_features', 'vgg16_features', 'mobilenetv1_features', 'method_module',
            'create_wsol_model', 'inserted']
 
-# %% ../nbs/12_models.ipynb #69c6f71e
+# %% ../nbs/12_models.ipynb #7a976068
 from collections import OrderedDict
 from pathlib import Path
 import torch
@@ -21,7 +21,7 @@ from .attention import check_choice
 from .cam import cams_from_features
 from .dfm import DFM, insert_after
 
-# %% ../nbs/12_models.ipynb #eeac48aa
+# %% ../nbs/12_models.ipynb #0e017fa1
 class WSOLModel(nn.Module):
     "A backbone `features`, an optional `head` (VGG's conv6), GAP and a linear classifier; CAMs from the same feature map."
     def __init__(self, features, channels, num_classes, head=None, arch='', method='cam', new=('head', 'fc')):
@@ -32,12 +32,11 @@ class WSOLModel(nn.Module):
 
     def feature_map(self, x): return self.head(self.features(x))           # (n, c, h, w)
     def classify(self, f): return self.fc(f.mean((2, 3)))                  # GAP + linear: (n, K)
-    def forward(self, x): return self.classify(self.feature_map(x))
+    def forward(self, x, labels=None): return self.classify(self.feature_map(x))   # labels: for methods that need them (ACoL)
 
-    def loss(self, x, y):
-        "Logits and the training loss for a batch."
-        logits = self(x)
-        return logits, F.cross_entropy(logits, y)
+    def criterion(self, output, y):
+        "(logits, training loss) from `forward`'s output; methods with several heads override it."
+        return output, F.cross_entropy(output, y)
 
     @torch.no_grad()
     def cams(self, x, classes=None, size=None):
@@ -54,7 +53,7 @@ class WSOLModel(nn.Module):
     @property
     def num_classes(self): return self.fc.out_features
 
-# %% ../nbs/12_models.ipynb #51a3d0c3
+# %% ../nbs/12_models.ipynb #483e9c1e
 DROPPED = ('fc.', 'classifier.')                                           # the original classifier: replaced, never loaded
 
 class WeightsError(ValueError): pass
@@ -82,7 +81,7 @@ def read_state_dict(path):
         if isinstance(state, dict) and isinstance(state.get(key), dict): state = state[key]
     return state
 
-# %% ../nbs/12_models.ipynb #d7df8362
+# %% ../nbs/12_models.ipynb #d304ecf1
 def _torchvision_net(name, weights):
     "A torchvision classification network, with `weights` applied and checked."
     net = torchvision.models.get_model(name, weights=None)
@@ -106,7 +105,7 @@ def _timm_net(name, weights):
         return load_backbone_state(net, read_state_dict(weights))
     raise ValueError(f"weights={weights!r}: {name} takes 'imagenet', None, or a .pth file")
 
-# %% ../nbs/12_models.ipynb #36ad7425
+# %% ../nbs/12_models.ipynb #cd3ca0e2
 def _conv_block(cin, cout, pool):
     layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers, nn.MaxPool2d(2)) if pool else nn.Sequential(*layers)
@@ -136,7 +135,7 @@ def mobilenetv1_features(weights=None, large_feature_map=False):
     if large_feature_map: net.blocks[4][0].conv_dw.stride = (1, 1)
     return nn.Sequential(OrderedDict(conv_stem=net.conv_stem, bn1=net.bn1, blocks=net.blocks))
 
-# %% ../nbs/12_models.ipynb #cb494f05
+# %% ../nbs/12_models.ipynb #251773a2
 ARCHS = ('resnet50', 'resnet101', 'vgg16', 'mobilenetv1', 'toy')
 METHODS = ('cam', 'adl', 'dfm')
 POSITIONS = {

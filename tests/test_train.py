@@ -1,0 +1,76 @@
+"Training end to end on a small toy set: a run killed with SIGKILL resumes to the same weights, DDP on 2 CPU processes, CLI errors."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+import torch
+from dfm_tutorial.toy import make_toy_dataset
+
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
+
+
+@pytest.fixture(scope='module')
+def toy(tmp_path_factory):
+    return make_toy_dataset(tmp_path_factory.mktemp('toy') / 'toy', num_classes=3, train_per_class=32, test_per_class=8, progress=False)
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, '-m', 'dfm_tutorial', *map(str, args)], capture_output=True, text=True, env=ENV, **kw)
+
+
+def run_args(toy, out, *more):
+    return ['train', f'data="{toy}"', 'num_classes=3', 'epochs=3', 'batch_size=16', 'save_every=2', f'out="{out}"', 'progress=false', *more]
+
+
+def same_weights(a, b):
+    sa, sb = torch.load(a, weights_only=False)['model'], torch.load(b, weights_only=False)['model']
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def metric_lines(out):
+    rows = [json.loads(l) for l in (out / 'metrics.jsonl').read_text().splitlines()]
+    for r in rows: r.pop('train_seconds')
+    return rows
+
+
+def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
+    whole = cli(*run_args(toy, tmp_path / 'whole', 'method=dfm'))
+    assert whole.returncode == 0, whole.stderr
+    killed = subprocess.Popen([sys.executable, '-m', 'dfm_tutorial', *run_args(toy, tmp_path / 'killed', 'method=dfm')],
+                              env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / 'killed' / 'last.pt'
+    while not last.exists() and killed.poll() is None: time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL); killed.wait()
+    ck = torch.load(last, weights_only=False)
+    assert (ck['epoch'], ck['step']) < (3, 0), "the run finished before it was killed: nothing was tested"
+    assert not same_weights(last, tmp_path / 'whole' / 'last.pt')
+    resumed = cli(*run_args(toy, tmp_path / 'killed', 'method=dfm'), '--resume')
+    assert resumed.returncode == 0, resumed.stderr
+    assert same_weights(last, tmp_path / 'whole' / 'last.pt')                # bitwise
+    assert metric_lines(tmp_path / 'killed') == metric_lines(tmp_path / 'whole')
+
+
+def test_two_process_ddp_on_cpu(toy, tmp_path):
+    out = tmp_path / 'ddp'
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'dfm_tutorial',
+                        *run_args(toy, out, 'method=adl', 'device="cpu"', 'epochs=2')], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0, r.stderr[-3000:]
+    final = json.loads((out / 'final.json').read_text())
+    assert final['world_size'] == 2 and final['weights_checksums'][0] == final['weights_checksums'][1]
+    ev = cli('evaluate', out / 'last.pt')
+    assert ev.returncode == 0, ev.stderr
+    single = json.loads(ev.stdout)
+    for k in ('top1_cls', 'top1_loc', 'gt_known_loc', 'max_box_acc_v2'): assert single[k] == final['result'][k], k
+
+
+@pytest.mark.parametrize('override, message', [
+    ('arch="resnet18"', "arch must be one of"),
+    ('method="spg"', "method must be one of"),
+    ('num_classes=7', "num_classes=7 but"),
+    ('batch_size=0', "batch_size must be >= 1, got 0"),
+    ('data="/nonexistent/toy"', "has no images.txt"),
+    ('learning_rate=0.1', "unknown config keys ['learning_rate']"),
+])
+def test_bad_configuration_stops_before_training(toy, tmp_path, override, message):
+    r = cli('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', override)
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert not (tmp_path / 'run').exists()
