@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)  ## the toy WSOL dataset -> data/toy, out/toy_samples.png; the DFM walk-through -> out/dfm_walkthrough.png
+demo: $(STAMP)  ## the toy WSOL dataset -> data/toy, out/toy_samples.png; the DFM walk-through; CAM vs ADL vs DFM, one seed -> out/demo
 	$(BIN)/python data_scripts/make_toy.py data/toy --samples out/toy_samples.png
+	$(BIN)/python -m dfm_tutorial demo --out out/demo --data data/toy
 	$(BIN)/python -c "from dfm_tutorial.dfm import save_walkthrough; print('wrote', save_walkthrough('out/dfm_walkthrough.png'))"
 
 test: $(STAMP)  ## tests/ and every notebook (nbval), as configured in pyproject.toml
