@@ -12,7 +12,6 @@ __all__ = ['CONFIGS', 'METRICS', 'read_config', 'parse_override', 'make_config',
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
-import torch
 from .train import TrainConfig, evaluate, load_checkpoint, make_loaders, model_from_checkpoint, train
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib                        # Python 3.10
@@ -54,7 +53,7 @@ def results_table(results):
 
 def save_cam_gallery(checkpoints, path, n=6):
     "CAMs of the first `n` evaluation images under each checkpoint, ground-truth boxes in green, CAM boxes (t = 0.2) in red."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     from dfm_tutorial.boxes import opencv_boxes, to_uint8, threshold_levels
     from dfm_tutorial.data import normalize_batch
     from dfm_tutorial.plots import draw_boxes, show_map

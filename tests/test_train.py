@@ -1,6 +1,5 @@
 "Training end to end on a small toy set: a run killed with SIGKILL resumes to the same weights, DDP on 2 CPU processes, CLI errors."
 import json, os, signal, subprocess, sys, time
-from pathlib import Path
 import pytest
 import torch
 from dfm_tutorial.toy import make_toy_dataset
