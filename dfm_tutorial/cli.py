@@ -12,7 +12,7 @@ __all__ = ['CONFIGS', 'METRICS', 'read_config', 'parse_override', 'make_config',
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
-from .train import TrainConfig, evaluate, load_checkpoint, make_loaders, model_from_checkpoint, train
+from .train import TrainConfig, as_nchw, evaluate, load_checkpoint, make_loaders, model_from_checkpoint, pick_device, train
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib                        # Python 3.10
 
@@ -61,7 +61,7 @@ def save_cam_gallery(checkpoints, path, n=6):
     for row, (name, ck) in enumerate(checkpoints.items()):
         model, cfg = model_from_checkpoint(load_checkpoint(ck))
         images, labels, boxes, *_ = next(iter(make_loaders(cfg)[1]))
-        images = images[:n].permute(0, 3, 1, 2) if images.shape[-1] == 3 else images[:n]
+        images = as_nchw(images[:n])
         _, cams = model.eval().cams(normalize_batch(images), labels[:n])
         for j in range(n):
             ax = show_map(images[j], ax=axs[row, j], title=name if j == 0 else None)
@@ -105,7 +105,7 @@ def main(argv=None):
     t.add_argument('overrides', nargs='*', metavar='key=value')
     e = sub.add_parser('evaluate', help='evaluate a checkpoint (box metrics as JSON)')
     e.add_argument('checkpoint'); e.add_argument('overrides', nargs='*', metavar='key=value', help='e.g. eval_split=val device=cpu')
-    d = sub.add_parser('demo', help='CAM vs ADL vs DFM on the toy set, one seed each')
+    d = sub.add_parser('demo', help='CAM vs ADL vs DFM on the toy set, one run per method and seed')
     d.add_argument('--out', default='out/demo'); d.add_argument('--data', default='data/toy'); d.add_argument('--seeds', type=int, nargs='+', default=[0])
     d.add_argument('--epochs', type=int, default=8)
     args = ap.parse_args(argv)
@@ -116,9 +116,8 @@ def main(argv=None):
             if result: print(json.dumps({k: v for k, v in result.items() if k != 'protocol'}, indent=1))
         elif args.command == 'evaluate':
             ck = load_checkpoint(args.checkpoint)
-            model, cfg = model_from_checkpoint(ck)
-            cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})
-            from dfm_tutorial.train import pick_device
+            model, _ = model_from_checkpoint(ck)
+            cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})   # e.g. another split
             device = pick_device(cfg.device)
             print(json.dumps(evaluate(model.to(device), make_loaders(cfg)[1], device, cfg.amp), indent=1, default=str))
         else:

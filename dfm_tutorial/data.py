@@ -8,7 +8,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/data.html.md"""
 __all__ = ['SPLITS', 'logger', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MetadataError', 'WSOLMetadata', 'read_cub_metadata',
            'split_indices', 'BadImageError', 'load_rgb', 'resize_image', 'train_transform', 'eval_transform',
            'WSOLDataset', 'pad_boxes', 'collate_items', 'normalize_batch', 'gather_boxes', 'build_cache', 'ImageCache',
-           'CacheLoader', 'crop_flip', 'random_crop_flip']
+           'epoch_seed', 'shard_size', 'epoch_indices', 'CacheLoader', 'crop_flip', 'random_crop_flip']
 
 # %% ../nbs/10_data.ipynb #36fe5492
 import json, logging, math
@@ -317,6 +317,21 @@ class ImageCache(Dataset):
         pos = np.sort(self.keep[np.atleast_1d(np.asarray(idx))])              # sorted: sequential reads of the memmap
         return torch.from_numpy(self.images[pos]), self.labels[pos], self.boxes[pos], torch.from_numpy(pos)
 
+def epoch_seed(*key):
+    "A 32-bit seed derived from `key` (e.g. seed, epoch, rank, batch) by NumPy's `SeedSequence`."
+    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
+
+def shard_size(n, world_size=1, drop_last=False):
+    "How many of `n` items each of `world_size` ranks gets in an epoch."
+    return n // world_size if drop_last else -(-n // world_size)
+
+def epoch_indices(n, epoch=0, seed=0, shuffle=True, rank=0, world_size=1, drop_last=False):
+    "One rank's indices for one epoch: a permutation seeded by `(seed, epoch)` (the same on every rank), cut or padded to a multiple of `world_size`, strided."
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch))) if shuffle else torch.arange(n)
+    if drop_last: order = order[:n - n % world_size]
+    else: order = torch.cat([order, order[:(-n) % world_size]])               # as DistributedSampler: every rank gets as many
+    return order[rank::world_size]
+
 class CacheLoader:
     "Batches of an `ImageCache`, sliced (and with `crop`, cropped and flipped) by a pool of threads; each epoch's order and crops follow from `seed`."
     def __init__(self, cache, batch_size, shuffle=False, drop_last=False, num_workers=2, seed=0, crop=None, flip=0.5, rank=0, world_size=1):
@@ -331,20 +346,15 @@ class CacheLoader:
         "Use `epoch`'s order and crops, starting after its first `skip` batches (to resume a run part-way)."
         self.epoch, self.skip = epoch, skip
     def indices(self):
-        "This rank's positions for the current epoch: a seeded permutation, padded or cut to a multiple of `world_size`, then strided."
-        n = len(self.cache)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self._seed())) if self.shuffle else torch.arange(n)
-        if self.drop_last: order = order[:n - n % self.world_size]
-        else: order = torch.cat([order, order[:(-n) % self.world_size]])       # as DistributedSampler: every rank gets as many
-        return order[self.rank::self.world_size]
+        "This rank's positions for the current epoch (`epoch_indices`)."
+        return epoch_indices(len(self.cache), self.epoch, self.seed, self.shuffle, self.rank, self.world_size, self.drop_last)
     def __len__(self):
-        m = len(self.indices())
+        m = shard_size(len(self.cache), self.world_size, self.drop_last)
         return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
-    def _seed(self, *more): return int(np.random.SeedSequence([self.seed, self.epoch, *more]).generate_state(1)[0])   # the order: same on every rank
     def _batch(self, k, idx):
         images, labels, boxes, pos = self.cache[idx]
         if self.crop is not None:                                              # a generator per batch: same crops for any worker count
-            images, boxes = random_crop_flip(images, boxes, self.crop, self.flip, torch.Generator().manual_seed(self._seed(self.rank, k)))
+            images, boxes = random_crop_flip(images, boxes, self.crop, self.flip, torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, self.rank, k)))
         if torch.cuda.is_available(): images = images.pin_memory()
         return images, labels, boxes, pos
     def __iter__(self):

@@ -82,12 +82,15 @@ def read_state_dict(path):
     return state
 
 # %% ../nbs/12_models.ipynb #d304ecf1
+def _is_file(weights):
+    "Does `weights` name a state dict file (rather than a library's weights tag)?"
+    return isinstance(weights, (str, Path)) and Path(weights).suffix in ('.pt', '.pth', '.bin', '.tar')
+
 def _torchvision_net(name, weights):
     "A torchvision classification network, with `weights` applied and checked."
     net = torchvision.models.get_model(name, weights=None)
     if weights is None: return net
-    if isinstance(weights, (str, Path)) and Path(weights).suffix in ('.pt', '.pth', '.bin', '.tar'):
-        return load_backbone_state(net, read_state_dict(weights))
+    if _is_file(weights): return load_backbone_state(net, read_state_dict(weights))
     enum = torchvision.models.get_model_weights(name)
     tag = 'IMAGENET1K_V1' if weights == 'imagenet' else weights
     try: w = enum[tag] if isinstance(tag, str) else enum(tag)
@@ -101,8 +104,7 @@ def _timm_net(name, weights):
     if weights is None or weights == 'imagenet':
         return timm.create_model(name, pretrained=weights == 'imagenet')
     net = timm.create_model(name, pretrained=False)
-    if isinstance(weights, (str, Path)) and Path(weights).suffix in ('.pt', '.pth', '.bin', '.tar'):
-        return load_backbone_state(net, read_state_dict(weights))
+    if _is_file(weights): return load_backbone_state(net, read_state_dict(weights))
     raise ValueError(f"weights={weights!r}: {name} takes 'imagenet', None, or a .pth file")
 
 # %% ../nbs/12_models.ipynb #cd3ca0e2

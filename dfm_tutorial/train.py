@@ -20,8 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from .attention import check_choice
-from .data import (CacheLoader, ImageCache, WSOLDataset, build_cache, collate_items, eval_transform, normalize_batch,
-                               read_cub_metadata, train_transform)
+from .data import (CacheLoader, ImageCache, WSOLDataset, build_cache, collate_items, epoch_indices, eval_transform,
+                               normalize_batch, read_cub_metadata, shard_size, train_transform)
 from .metrics import BoxEvaluator
 from .models import ARCHS, METHODS, create_wsol_model
 
@@ -50,7 +50,7 @@ class TrainConfig:
     epochs: int = 8
     batch_size: int = 32
     lr: float = 0.05
-    lr_ratio: float = 10.0                 # learning rate multiplier of the new layers
+    lr_ratio: float = 1.0                  # learning rate multiplier of the new layers (10 in the CUB / ILSVRC configs)
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 1e-4
@@ -95,16 +95,12 @@ class TrainConfig:
 
 # %% ../nbs/13_train.ipynb #8bd08fcb
 class EpochSampler(Sampler):
-    "Indices of one rank for one epoch: a permutation seeded by `(seed, epoch)`, padded to a multiple of `world_size`, strided, skipping `skip` items."
+    "`epoch_indices` (the order `CacheLoader` uses) as a `Sampler`, skipping the first `skip` items of the epoch."
     def __init__(self, n, seed=0, rank=0, world_size=1):
         self.n, self.seed, self.rank, self.world_size, self.epoch, self.skip = n, seed, rank, world_size, 0, 0
     def set_epoch(self, epoch, skip=0): self.epoch, self.skip = epoch, skip
-    def _indices(self):
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
-        order = torch.cat([order, order[:(-self.n) % self.world_size]])
-        return order[self.rank::self.world_size]
-    def __iter__(self): return iter(self._indices()[self.skip:].tolist())
-    def __len__(self): return len(self._indices()) - self.skip
+    def __iter__(self): return iter(epoch_indices(self.n, self.epoch, self.seed, True, self.rank, self.world_size)[self.skip:].tolist())
+    def __len__(self): return shard_size(self.n, self.world_size) - self.skip
 
 class PILTrainLoader:
     "`CacheLoader`'s interface over `WSOLDataset` + `DataLoader`: `set_epoch(epoch, skip)`, batches `(images, labels, boxes, ids)`."
@@ -171,7 +167,7 @@ def save_atomic(obj, path):
     return path
 
 def load_checkpoint(path, device='cpu'):
-    "A checkpoint written by `train` (weights_only: no code runs on load)."
+    "A checkpoint written by `train`. It holds NumPy's RNG state, so it is unpickled in full: load only checkpoints you trust."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
     return torch.load(path, map_location=device, weights_only=False)
@@ -272,8 +268,9 @@ def train(cfg):
                 logits, loss = model.criterion(step_fn(x, y), y)      # through DDP / compile, so gradients are synchronised
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step()
-            running['loss'] += loss.item() * len(y); running['correct'] += int((logits.argmax(1) == y).sum()); running['seen'] += len(y)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            batch_loss = loss.item()                                          # one device sync per step
+            running['loss'] += batch_loss * len(y); running['correct'] += int((logits.argmax(1) == y).sum()); running['seen'] += len(y)
+            bar.set_postfix(loss=f"{batch_loss:.3f}")
             if cfg.save_every and (i + 1) % cfg.save_every == 0 and i + 1 < steps: checkpoint(epoch, i + 1)
         skip = 0
         if world > 1:                                                        # BN statistics are per rank: take rank 0's, as DDP does each step
