@@ -2,6 +2,7 @@
 import os
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ.setdefault('DFM_SMOKE', '1')       # the experiment notebooks train their tiny versions under the tests (kernels inherit it)
 
 
 def pytest_collection_modifyitems(items):

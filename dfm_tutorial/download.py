@@ -6,9 +6,9 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/download.html.md"""
 
 # %% auto #0
 __all__ = ['CUB_URL', 'CUB_MD5', 'ChecksumError', 'md5_file', 'download', 'UnsafeArchiveError', 'safe_extract', 'prepare_cub',
-           'prepare_ilsvrc']
+           'prepare_ilsvrc', 'make_toy_ilsvrc']
 
-# %% ../nbs/11_download.ipynb #62b59bb4
+# %% ../nbs/11_download.ipynb #b46f6712
 import hashlib, http.client, os, shutil, tarfile, time, xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.error import HTTPError, URLError
@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .toy import write_cub_metadata, write_text_atomic
 from .data import read_cub_metadata
 
-# %% ../nbs/11_download.ipynb #b4387044
+# %% ../nbs/11_download.ipynb #1d90e7c1
 CUB_URL = 'https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz'
 CUB_MD5 = '97eceeb196236b17998738112f37df78'
 
@@ -80,7 +80,7 @@ def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, bac
     part.replace(dest)
     return dest
 
-# %% ../nbs/11_download.ipynb #ad0dc91a
+# %% ../nbs/11_download.ipynb #537781b7
 class UnsafeArchiveError(RuntimeError):
     "An archive with a member that would be written outside the destination folder."
 
@@ -116,7 +116,7 @@ def safe_extract(archive, dest, progress=True):
         shutil.rmtree(staging, ignore_errors=True)
     return dest
 
-# %% ../nbs/11_download.ipynb #cf59a899
+# %% ../nbs/11_download.ipynb #da50e8bf
 def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
     "Download (or take `archive`), verify, safely extract and check CUB-200-2011 under `root`; returns `root/CUB_200_2011`."
     root = Path(root)
@@ -133,7 +133,7 @@ def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
     write_text_atomic(out / '.prepared', f"{len(meta)} images, {len(meta.class_names)} classes, from {archive}\n")
     return out
 
-# %% ../nbs/11_download.ipynb #68b4011e
+# %% ../nbs/11_download.ipynb #ada25bdc
 def _xml_boxes(source):
     "Boxes `(k, 4)` `(xmin, ymin, xmax, ymax)` and the first object's WordNet id from a Pascal-VOC XML file or stream."
     root = ET.parse(source).getroot()
@@ -163,7 +163,7 @@ def _boxes_from_csv(path):
         wnids[image_id] = f[0]
     return boxes, wnids
 
-# %% ../nbs/11_download.ipynb #ac04de68
+# %% ../nbs/11_download.ipynb #2f755f8f
 def _place_images(source, target, progress, per_class_tars=False):
     "Make `target` hold the images of `source`: a symlink to a folder, or a safe extraction of a tar archive."
     source, target = Path(source).resolve(), Path(target)
@@ -189,7 +189,7 @@ def _images_under(folder, prefix, nested):
                        for p in sorted(c.iterdir()) if p.suffix.lower() in exts]
     return [f"{prefix}/{p.name}" for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in exts]
 
-# %% ../nbs/11_download.ipynb #74096704
+# %% ../nbs/11_download.ipynb #e3d12127
 def prepare_ilsvrc(dest, train=None, val=None, devkit=None, val_boxes=None, train_boxes=None, kaggle=None, progress=True):
     "Build ILSVRC-2012 in CUB format under `dest` from the official archives/folders or a Kaggle folder; returns `dest`."
     dest = Path(dest)
@@ -242,3 +242,27 @@ def _write_ilsvrc_metadata(dest, words, val_wnid, val_boxes, train_boxes, progre
     write_text_atomic(dest / '.prepared', f"{meta.is_train.sum()} training and {(~meta.is_train).sum()} validation images, {len(wnids)} classes\n")
     if progress: print(f"ILSVRC-2012 prepared at {dest}: {meta.is_train.sum()} training and {(~meta.is_train).sum()} validation images, {len(wnids)} classes")
     return dest
+
+# %% ../nbs/11_download.ipynb #4dd1f55b
+def make_toy_ilsvrc(root, num_classes=3, train_per_class=8, val_per_class=4, image_size=64, seed=0):
+    "Toy birds in the layout of Kaggle's ImageNet localization challenge under `root`, for `prepare_ilsvrc(kaggle=root)`; returns `root`."
+    from PIL import Image
+    from dfm_tutorial.toy import draw_toy_birds
+    root, per_class = Path(root), train_per_class + val_per_class
+    wnids = [f"n{90000000 + k:08d}" for k in range(num_classes)]          # made-up synset ids
+    labels = np.repeat(np.arange(num_classes), per_class)
+    images, boxes, _ = draw_toy_birds(labels, (image_size, image_size), num_classes, rng=seed)
+    xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1).round().astype(int)
+    rows = {'train': [], 'val': []}
+    for i, j in enumerate(np.tile(np.arange(per_class), num_classes)):   # writing files: one image at a time
+        wnid = wnids[labels[i]]
+        split = 'train' if j < train_per_class else 'val'
+        name = f"{wnid}_{j}" if split == 'train' else f"ILSVRC2012_val_{len(rows['val']) + 1:08d}"
+        folder = root / 'ILSVRC/Data/CLS-LOC' / split / (wnid if split == 'train' else '')
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(folder / f"{name}.JPEG", quality=90)
+        rows[split].append(f"{name},{wnid} {' '.join(map(str, xyxy[i]))} ")
+    write_text_atomic(root / 'LOC_synset_mapping.txt', ''.join(f"{w} toy bird {k}\n" for k, w in enumerate(wnids)))
+    for split, lines in rows.items():
+        write_text_atomic(root / f'LOC_{split}_solution.csv', 'ImageId,PredictionString\n' + '\n'.join(lines) + '\n')
+    return root

@@ -9,7 +9,7 @@ __all__ = ['TrainConfig', 'EpochSampler', 'PILTrainLoader', 'make_loaders', 'as_
            'rng_state', 'set_rng_state', 'save_atomic', 'load_checkpoint', 'model_from_checkpoint', 'build_model',
            'evaluate', 'autocast', 'pick_device', 'setup_distributed', 'seed_everything', 'weights_checksum', 'train']
 
-# %% ../nbs/13_train.ipynb #c8412009
+# %% ../nbs/13_train.ipynb #bcf43c17
 import dataclasses, hashlib, json, math, os, random, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from .data import (CacheLoader, ImageCache, WSOLDataset, build_cache, collate_it
 from .metrics import BoxEvaluator
 from .models import ARCHS, METHODS, create_wsol_model
 
-# %% ../nbs/13_train.ipynb #9aaa8378
+# %% ../nbs/13_train.ipynb #d19a5c5f
 @dataclass
 class TrainConfig:
     "Everything a training run needs; the defaults are the toy run."
@@ -93,7 +93,7 @@ class TrainConfig:
         if unknown := sorted(set(d) - known): raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
         return cls(**d)
 
-# %% ../nbs/13_train.ipynb #8bd08fcb
+# %% ../nbs/13_train.ipynb #be2e1b77
 class EpochSampler(Sampler):
     "`epoch_indices` (the order `CacheLoader` uses) as a `Sampler`, skipping the first `skip` items of the epoch."
     def __init__(self, n, seed=0, rank=0, world_size=1):
@@ -134,7 +134,7 @@ def as_nchw(images):
     "Cache batches come as `(n, s, s, 3)`, crops and PIL batches as `(n, 3, h, w)`: always `(n, 3, h, w)`."
     return images.permute(0, 3, 1, 2) if images.shape[-1] == 3 and images.shape[1] != 3 else images
 
-# %% ../nbs/13_train.ipynb #b03decd6
+# %% ../nbs/13_train.ipynb #19725aef
 def make_optimizer(model, cfg):
     "SGD with the pretrained layers at `lr` and the new layers at `lr * lr_ratio`."
     new = set(model.new_parameters())
@@ -149,7 +149,7 @@ def make_schedule(optimizer, cfg, steps_per_epoch):
     else: factor = lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
-# %% ../nbs/13_train.ipynb #5e61b726
+# %% ../nbs/13_train.ipynb #64c8cba1
 def rng_state():
     "The random states a resumed run must continue from."
     s = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
@@ -184,7 +184,7 @@ def build_model(cfg, weights=True):
     return create_wsol_model(cfg.arch, cfg.method, cfg.num_classes, weights=(cfg.weights or None) if weights else None,
                              positions=cfg.positions, large_feature_map=cfg.large_feature_map, **cfg.options)
 
-# %% ../nbs/13_train.ipynb #253459e1
+# %% ../nbs/13_train.ipynb #11bbec0f
 @torch.no_grad()
 def evaluate(model, loader, device='cpu', amp='none', progress=False):
     "Box metrics (`BoxEvaluator.compute()`) of `model` on `loader`'s batches `(images, labels, boxes, ...)`."
@@ -201,7 +201,7 @@ def autocast(device, amp):
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(amp)
     return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
-# %% ../nbs/13_train.ipynb #d4fd2565
+# %% ../nbs/13_train.ipynb #11dc5f33
 def pick_device(name):
     if name == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available(): raise ValueError(f"device={name!r} but CUDA is not available")
@@ -228,18 +228,18 @@ def weights_checksum(model):
     for k, t in model.state_dict().items(): h.update(k.encode()); h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
-# %% ../nbs/13_train.ipynb #96f5ef65
+# %% ../nbs/13_train.ipynb #dc5f5482
 def train(cfg):
     "Train `cfg`'s model on `cfg`'s data; returns the final evaluation (rank 0) and leaves checkpoints and metrics in `cfg.out`."
     cfg.check()
     rank, world, device = setup_distributed(pick_device(cfg.device))
     out = Path(cfg.out); last = out / 'last.pt'
-    if rank == 0: out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed, cfg.deterministic)
+    model = build_model(cfg).to(device)         # first: bad method options stop before anything is written, and the
+    if rank == 0: out.mkdir(parents=True, exist_ok=True)   # initial weights do not depend on whether a cache had to be built
     train_dl, eval_dl = make_loaders(cfg, rank, world)
     steps = len(train_dl)
     if steps == 0: raise ValueError(f"batch_size={cfg.batch_size} is larger than this rank's share of the training set")
-    model = build_model(cfg).to(device)
     if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
     opt, scaler = make_optimizer(model, cfg), torch.amp.GradScaler(enabled=cfg.amp == 'fp16')
     sched = make_schedule(opt, cfg, steps)

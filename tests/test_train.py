@@ -68,8 +68,12 @@ def test_two_process_ddp_on_cpu(toy, tmp_path):
     ('batch_size=0', "batch_size must be >= 1, got 0"),
     ('data="/nonexistent/toy"', "has no images.txt"),
     ('learning_rate=0.1', "unknown config keys ['learning_rate']"),
+    (('method="has"', 'options={drop_rate=1.5}'), "drop_rate must be in [0, 1], got 1.5"),
+    (('method="has"', 'options={grid_size=0}'), "grid_size must be a positive integer (the cell side in pixels), got 0"),
+    (('method="acol"', 'options={threshold=0.0}'), "threshold must be in (0, 1], got 0.0"),
+    (('method="dfm"', 'options={theta=-1}'), "theta must be in [0, 1], got -1"),
 ])
 def test_bad_configuration_stops_before_training(toy, tmp_path, override, message):
-    r = cli('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', override)
+    r = cli('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', *([override] if isinstance(override, str) else override))
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert not (tmp_path / 'run').exists()
