@@ -97,9 +97,10 @@ def run_grid(runs, out, seeds=(0,), progress=True, **common):
             over, run = {**common, **over}, Path(out) / f'{label}_seed{seed}'
             cfg = make_config(over.pop('config', 'toy'),
                               [f'{k}={toml_value(v)}' for k, v in {**over, 'seed': seed, 'out': str(run), 'progress': progress}.items()])
-            if same_config(run, cfg) and (run / 'final.json').exists():
+            same = same_config(run, cfg)
+            if same and (run / 'final.json').exists():
                 results[label].append(json.loads((run / 'final.json').read_text())['result']); continue
-            cfg.resume = same_config(run, cfg) and (run / 'last.pt').exists()
+            cfg.resume = same and (run / 'last.pt').exists()
             results[label].append(train(cfg))
     return results
 
