@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/cli.html.md"""
 
 # %% auto #0
 __all__ = ['CONFIGS', 'METRICS', 'RUNTIME', 'read_config', 'parse_override', 'make_config', 'results_table', 'save_cam_gallery',
-           'toml_value', 'same_config', 'run_grid', 'smoke_mode', 'demo', 'main']
+           'toml_value', 'same_config', 'run_grid', 'smoke_mode', 'use_smoke_run', 'demo', 'main']
 
 # %% ../nbs/14_cli.ipynb #14483947
 import argparse, dataclasses, json, os, sys, time
@@ -108,16 +108,27 @@ def smoke_mode():
     "Whether the experiment notebooks should train their tiny versions: `DFM_SMOKE=1` (the test run sets it; readers do not)."
     return os.environ.get('DFM_SMOKE', '0') == '1'
 
-def demo(out='out/demo', data='data/toy', methods=METHODS, seeds=(0,), progress=True, **overrides):
-    "Train each method on the toy set (generated if missing) for each seed, print the table, write `out/demo_cams.png`; returns `{method: [results]}`."
+def use_smoke_run():
+    "Whether a GPU notebook should run its CPU smoke version (no CUDA GPU, or `DFM_SMOKE=1`); prints which, and what to do without a GPU."
+    import torch
+    gpu = torch.cuda.is_available()
+    if gpu: print(f"GPU: {torch.cuda.get_device_name(0)}; {'smoke run (DFM_SMOKE=1)' if smoke_mode() else 'full run'}")
+    else: print("No GPU found, so this runs the CPU smoke version (tiny generated data, one short epoch per row).\n"
+               "For the real experiment: in Colab choose Runtime > Change runtime type > GPU, then run all cells again;\n"
+               "elsewhere, run this notebook on a machine with a CUDA GPU.")
+    return smoke_mode() or not gpu
+
+def demo(out='out/demo', data='data/toy', methods=METHODS, seeds=(0,), progress=True, gallery=True, **overrides):
+    "Train each method on the toy set (generated if missing) for each seed, print the table, write `out/demo_cams.png` if `gallery`; returns `{method: [results]}`."
     from dfm_tutorial.toy import make_toy_dataset
     make_toy_dataset(data, progress=progress)
     t0 = time.perf_counter()
     results = run_grid({m: {'method': m} for m in methods}, out, seeds, progress, data=str(data), cache_dir=str(Path(out) / 'cache'), **overrides)
     print(results_table(results))
-    ckpts = {m: Path(out) / f'{m}_seed{seeds[0]}' / 'last.pt' for m in methods}
-    print(f"\n{len(methods) * len(seeds)} runs in {time.perf_counter() - t0:.0f} s; CAMs (seed {seeds[0]}): "
-          f"{save_cam_gallery(ckpts, Path(out) / 'demo_cams.png')}")
+    print(f"\n{len(methods) * len(seeds)} runs in {time.perf_counter() - t0:.0f} s")
+    if gallery:
+        ckpts = {m: Path(out) / f'{m}_seed{seeds[0]}' / 'last.pt' for m in methods}
+        print(f"CAMs (seed {seeds[0]}): {save_cam_gallery(ckpts, Path(out) / 'demo_cams.png')}")
     return results
 
 # %% ../nbs/14_cli.ipynb #34ae9737
