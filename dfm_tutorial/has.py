@@ -30,7 +30,7 @@ def hide_patches(x, grid_size=4, drop_rate=0.5, generator=None):
 
 # %% ../nbs/15_has.ipynb #6cb382e6
 class HaSModel(WSOLModel):
-    "A `WSOLModel` that hides random `grid_size`² patches of its (normalised) input while training (Hide-and-Seek)."
+    "A `WSOLModel` that hides random patches of `grid_size` × `grid_size` pixels of its (normalised) input while training (Hide-and-Seek)."
     def __init__(self, *args, grid_size:int=4, drop_rate:float=0.5, **kwargs):
         super().__init__(*args, **kwargs)
         check_has_options(grid_size, drop_rate)

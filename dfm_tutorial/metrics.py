@@ -25,7 +25,7 @@ def _describe_thresholds(th):
 class BoxEvaluator:
     "Accumulate box metrics over batches: Top-1/Top-5/GT-known Loc at a fixed threshold, MaxBoxAcc (V1) and MaxBoxAccV2."
     def __init__(self,
-                 cam_thresholds=WSOL_THRESHOLDS,   # thresholds for MaxBoxAcc(V2): t in [0, 1)
+                 cam_thresholds:np.ndarray=WSOL_THRESHOLDS,   # thresholds for MaxBoxAcc(V2): t in [0, 1)
                  iou_thresholds=(30, 50, 70),      # δ for MaxBoxAccV2, in percent
                  fixed_threshold:float=0.2,        # the paper's protocol: one CAM threshold
                  max_box_acc_v1:bool=True,         # also the largest-contour curve (slower: areas, some OpenCV calls)
@@ -113,7 +113,7 @@ class BoxEvaluator:
 # %% ../nbs/08_metrics.ipynb #bdff824c
 class MaskEvaluator:
     "Accumulate PxAP (pixel average precision) over batches of CAMs and masks, wsolevaluation's binning."
-    def __init__(self, cam_thresholds=WSOL_THRESHOLDS):
+    def __init__(self, cam_thresholds:np.ndarray=WSOL_THRESHOLDS):   # thresholds for PxAP: t in [0, 1)
         self.thresholds = check_thresholds(cam_thresholds)
         self.edges = np.append(self.thresholds, [1.0, 2.0, 3.0])        # right edges: [1, 2) and [2, 3] close the list
         self.reset()

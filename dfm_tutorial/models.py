@@ -56,7 +56,8 @@ class WSOLModel(nn.Module):
 # %% ../nbs/12_models.ipynb #d8da0dd7
 DROPPED = ('fc.', 'classifier.')                                           # the original classifier: replaced, never loaded
 
-class WeightsError(ValueError): pass
+class WeightsError(ValueError):
+    "A state dict that does not fit the network: the message lists missing, unexpected and mis-shaped keys."
 
 def load_backbone_state(net, state, dropped=DROPPED):
     "Load `state` into `net` (keys under `dropped` ignored); raise `WeightsError` listing missing, unexpected and mis-shaped keys."

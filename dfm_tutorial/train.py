@@ -157,6 +157,7 @@ def rng_state():
     return s
 
 def set_rng_state(s):
+    "Restore the Python, NumPy, torch (and CUDA, where there is one) generators from `rng_state()`'s dict."
     random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
@@ -203,6 +204,7 @@ def autocast(device, amp):
 
 # %% ../nbs/13_train.ipynb #11dc5f33
 def pick_device(name):
+    "`name`, or the GPU if there is one for 'auto'; a CUDA device on a machine without CUDA is refused."
     if name == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available(): raise ValueError(f"device={name!r} but CUDA is not available")
     return name
@@ -217,6 +219,7 @@ def setup_distributed(device):
     return rank, world, device
 
 def seed_everything(seed, deterministic):
+    "Seed Python, NumPy and torch; `deterministic` also asks torch for deterministic kernels."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
