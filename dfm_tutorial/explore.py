@@ -154,7 +154,7 @@ class DFMExplorer(_Explorer):
         self.controls = dict(
             image=widgets.IntSlider(0, min=0, max=len(images) - 1, description='image'),
             layer=widgets.Dropdown(options=list(features), value=layer, description='layer'),
-            row=widgets.ToggleButtons(options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row),
+            row=widgets.ToggleButtons(options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row, style={'button_width': 'auto'}),
             **{k: widgets.FloatSlider(params[k], min=lo, max=hi, step=step, description=sym, tooltip=what, readout_format='.2f')
                for k, (sym, lo, hi, step, what) in PARAMS.items()})
         c = self.controls
@@ -253,7 +253,10 @@ def _shade(region, alpha=0.55):
 
 class CAMExplorer(_Explorer):
     "A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the ground truth, IoU."
-    def __init__(self, cams:dict, images, gt_boxes, threshold:float=0.2, thresholds=np.arange(100) / 100, iou:float=0.5):
+    def __init__(self, cams:dict, images, gt_boxes,
+                 threshold:float=0.2,                 # where the slider starts (the paper's protocol)
+                 thresholds=None,                     # the grid of the IoU and accuracy curves; default 0, 0.01, ..., 0.99
+                 iou:float=0.5):                      # the IoU a box needs to count as correct
         if not cams: raise ValueError("cams must map at least one method name to (n, h, w) CAMs")
         self.cams = {k: check_maps(v, f'cams[{k!r}]') for k, v in cams.items()}
         shapes = {k: v.shape for k, v in self.cams.items()}
@@ -261,7 +264,7 @@ class CAMExplorer(_Explorer):
             raise ValueError(f"cams must be (n, h, w) batches of one shape, got {shapes}")
         n, h, w = next(iter(shapes.values()))
         if tuple(images.shape) != (n, 3, h, w): raise ValueError(f"images must be (n, 3, h, w) = {(n, 3, h, w)} like the cams, got {tuple(images.shape)}")
-        self.thresholds = check_thresholds(thresholds)
+        self.thresholds = check_thresholds(np.arange(100) / 100 if thresholds is None else thresholds)
         check_range('threshold', threshold, 0, self.thresholds[-1]); check_range('iou', iou, 0, 1, low_open=True)
         self.images, self.iou = images, iou
         self.gt, self.offsets = stack_boxes(gt_boxes, n)
