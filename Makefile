@@ -5,13 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test export clean-nbs check-sync bench lab
+.PHONY: install demo test export clean-nbs check-sync bench lab docs check-site readme-figure
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "dfm-tutorial needs Python 3.10 or newer, found " + sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,6 +41,29 @@ bench: $(STAMP)  ## the benchmark tables
 	$(BIN)/python bench/dfm_overhead.py
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/loader_speed.py
+	$(BIN)/python bench/explorer_speed.py
 
 lab: $(STAMP)  ## JupyterLab in the project's environment
 	$(BIN)/jupyter lab nbs
+
+SPHINX := $(BIN)/sphinx-build -W --keep-going -q -E -b html -c docs -d build/doctrees nbs
+
+docs: $(STAMP)  ## the site from the notebooks as they are -> _build/html/index.html; fails on a broken notebook or a dead internal link
+	rm -rf _build/html
+	$(SPHINX) _build/html
+	@echo "site: _build/html/index.html"
+
+check-site: $(STAMP)  ## the site with a local MathJax, every page opened in headless Chromium; screenshots -> out/screenshots
+	npm install --silent --no-audit --no-fund --prefix build/mathjax mathjax@3
+	rm -rf build/site
+	DFM_DOCS_MATHJAX=mathjax/tex-mml-chtml.js $(SPHINX) build/site
+	cp -r build/mathjax/node_modules/mathjax/es5 build/site/_static/mathjax
+	$(BIN)/python docs/check_site.py build/site --shots out/screenshots index 04_dfm 40_explorer
+
+README_RUNS := out/readme
+readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 on the toy set, seed 0 -> nbs/images/cam_vs_dfm.png
+	$(BIN)/python -m dfm_tutorial demo --methods cam dfm --out $(README_RUNS) --data data/toy
+	$(BIN)/python -m dfm_tutorial train --config toy method=dfm 'options={beta=0.5}' data=data/toy \
+	    out=$(README_RUNS)/dfm_beta05_seed0 cache_dir=$(README_RUNS)/cache progress=false
+	$(BIN)/python -c "from dfm_tutorial.cli import save_cam_gallery; print(save_cam_gallery({'CAM': '$(README_RUNS)/cam_seed0/last.pt', \
+	    'DFM': '$(README_RUNS)/dfm_seed0/last.pt', 'DFM, β = 0.5': '$(README_RUNS)/dfm_beta05_seed0/last.pt'}, 'nbs/images/cam_vs_dfm.png'))"
