@@ -32,3 +32,24 @@ def test_readme_leads_with_the_two_commands():
     assert 'make demo' in first_block and 'make test' in first_block
     ci = (ROOT / '.ci' / 'run').read_text()
     assert 'make test' in ci
+
+
+def test_readme_and_index_list_every_lesson():
+    readme, index = (ROOT / 'README.md').read_text(), (ROOT / 'nbs' / 'index.ipynb').read_text()
+    for nb in sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')):
+        assert f'(nbs/{nb.name})' in readme, f"README's lesson list misses {nb.name}"
+        assert f'({nb.name})' in index, f"the lesson table of index.ipynb misses {nb.name}"
+
+
+def test_colab_notebooks_open_with_a_badge_and_a_setup_cell():
+    "The GPU notebooks and the explorer: a badge to their own path, then a first code cell that installs the package."
+    import json
+    colab = [nb for nb in sorted((ROOT / 'nbs').glob('*.ipynb')) if 'SMOKE = use_smoke_run()' in nb.read_text()]
+    assert {nb.name for nb in colab} == {'30_cub.ipynb', '31_ilsvrc.ipynb'}
+    for nb in colab + [ROOT / 'nbs' / '40_explorer.ipynb']:
+        raw = json.loads(nb.read_text())['cells']
+        cells = [''.join(c['source']) for c in raw]
+        code = [s for s, c in zip(cells, raw) if c['cell_type'] == 'code' and not s.startswith('#| default_exp')]
+        assert f'colab.research.google.com/github/dfm-tutorial/dfm-tutorial/blob/main/nbs/{nb.name}' in cells[0] + cells[1], nb.name
+        assert "find_spec('dfm_tutorial') is None" in code[0] and "'pip', 'install'" in code[0], f"{nb.name}: the first code cell installs"
+        if nb in colab: assert 'SMOKE = use_smoke_run()' in code[0], f"{nb.name}: the first code cell looks for a GPU"

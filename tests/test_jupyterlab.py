@@ -1,0 +1,112 @@
+"""The explorer in JupyterLab 4 (ipywidgets 8), used as a reader uses it: headless Chromium opens lesson 40, runs
+every cell, drags the sliders with the keyboard and clicks a row of the ablation; each move must redraw the figure
+in the page. Needs Debian's Chromium (`.ci/run` installs it) and skips without it.
+
+DFM_SCREENSHOTS=out/screenshots pytest tests/test_jupyterlab.py -s   # also saves what the page showed
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which('chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync']
+TOKEN = 'dfm-tutorial-test'
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    "JupyterLab on 127.0.0.1 over a copy of lesson 40 in a folder laid out like the repository (nbs/ beside data/, out/)."
+    (tmp_path / 'nbs').mkdir()
+    shutil.copy(ROOT / 'nbs' / '40_explorer.ipynb', tmp_path / 'nbs')
+    port, home = free_port(), tmp_path / 'home'
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home / 'config'), 'JUPYTER_RUNTIME_DIR': str(home / 'runtime'), 'MPLBACKEND': 'Agg'}
+    server = subprocess.Popen(
+        [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', f'--port={port}', '--ip=127.0.0.1', f'--IdentityProvider.token={TOKEN}',
+         f'--ServerApp.root_dir={tmp_path}', f'--LabApp.workspaces_dir={home / "workspaces"}', '--LabApp.expose_app_in_browser=True'],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(120):                                 # the server is up when its API answers
+            try: urllib.request.urlopen(f'{base}/api/status?token={TOKEN}', timeout=2); break
+            except OSError: time.sleep(0.5)
+        else: pytest.fail("JupyterLab did not start in 60 s")
+        yield f'{base}/lab/tree/nbs/40_explorer.ipynb?token={TOKEN}'
+    finally:
+        server.terminate(); server.wait(timeout=30)
+
+
+def slider(page, label):
+    "The ipywidgets slider whose description is `label`: (its handle, its track); the value is the handle's aria-valuetext."
+    box = page.locator('.widget-slider').filter(has=page.locator('.widget-label', has_text=label)).first
+    return box.locator('.noUi-handle').first, box.locator('.noUi-target').first
+
+
+def value(handle): return float(handle.get_attribute('aria-valuetext'))
+
+
+def moved(page, image, keys, handle):
+    "Press `keys` on a slider `handle`; seconds until the explorer `image` shows a new figure."
+    before = image.get_attribute('src')
+    handle.focus()
+    start = time.perf_counter()
+    for key in keys: handle.press(key)
+    page.wait_for_function('([img, old]) => img.src !== old', arg=[image.element_handle(), before], timeout=15_000)
+    return time.perf_counter() - start
+
+
+def test_explorer_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+    shots = os.environ.get('DFM_SCREENSHOTS')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={'width': 1500, 'height': 1000})
+        page.goto(lab)
+        page.wait_for_selector('.jp-NotebookPanel .jp-Notebook', timeout=60_000)
+        page.wait_for_function('() => window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.sessionContext.session', timeout=60_000)
+        page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
+        # every code cell has run when every prompt shows a number ("[*]" while running, "[ ]" before)
+        page.wait_for_function("""() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+                                          return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""", timeout=420_000)
+        errors = page.locator('.jp-OutputArea-output').filter(has_text='Traceback (most recent call last)')
+        assert errors.count() == 0, errors.first.inner_text()
+
+        dfm_image, cam_image = page.locator('img.widget-image').nth(0), page.locator('img.widget-image').nth(2)
+        beta, beta_track = slider(page, 'β')
+        before = value(beta)
+        seconds = moved(page, dfm_image, ['ArrowLeft'] * 5, beta)
+        print(f"\nβ {before:.2f} -> {value(beta):.2f}: new figure after {1000 * seconds:.0f} ms")
+        assert value(beta) < before
+
+        threshold, _ = slider(page, 'threshold t')
+        before = value(threshold)
+        seconds = moved(page, cam_image, ['ArrowRight'] * 10, threshold)
+        print(f"threshold {before:.2f} -> {value(threshold):.2f}: new figure after {1000 * seconds:.0f} ms")
+        assert value(threshold) > before
+
+        old = dfm_image.get_attribute('src')
+        page.locator('button', has_text='+ channel').first.click()
+        page.wait_for_function('([img, old]) => img.src !== old', arg=[dfm_image.element_handle(), old], timeout=15_000)
+        assert beta_track.get_attribute('disabled') is not None, "the channel row has no β: its slider is greyed out"
+        if shots:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            page.locator('button', has_text='DFM').first.click()
+            dfm_image.scroll_into_view_if_needed(); time.sleep(1)
+            dfm_image.locator('xpath=../..').screenshot(path=f'{shots}/jupyterlab_dfm_explorer.png')
+            cam_image.scroll_into_view_if_needed(); time.sleep(1)
+            cam_image.locator('xpath=..').screenshot(path=f'{shots}/jupyterlab_cam_explorer.png')
+        browser.close()
