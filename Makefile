@@ -43,8 +43,8 @@ bench: $(STAMP)  ## the benchmark tables
 	$(BIN)/python bench/loader_speed.py
 	$(BIN)/python bench/explorer_speed.py
 
-lab: $(STAMP)  ## JupyterLab in the project's environment
-	$(BIN)/jupyter lab nbs
+lab: $(STAMP)  ## JupyterLab in the project's environment (ipywidgets 8 for the explorer); as root (containers) it needs --allow-root
+	$(BIN)/jupyter lab nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 SPHINX := $(BIN)/sphinx-build -W --keep-going -q -E -b html -c docs -d build/doctrees nbs
 

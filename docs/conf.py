@@ -67,7 +67,7 @@ def _lesson(path):
     return m[1] if m else None
 
 
-NAV_TAG = {'hide': 'remove-cell', 'default_exp': 'remove-cell', 'echo: false': 'remove-input', 'output: false': 'remove-output'}
+DIRECTIVE_TAGS = {'hide': 'remove-cell', 'default_exp': 'remove-cell', 'echo: false': 'remove-input', 'output: false': 'remove-output'}   # as myst-nb's cell tags
 
 
 def _as_nbdev_shows(nb):
@@ -78,7 +78,7 @@ def _as_nbdev_shows(nb):
             continue
         lines = cell.source.splitlines()
         directives = [l[2:].strip() for l in lines if l.startswith('#|')]
-        tags = {tag for d in directives for key, tag in NAV_TAG.items() if d.startswith(key)}
+        tags = {tag for d in directives for key, tag in DIRECTIVE_TAGS.items() if d.startswith(key)}
         if tags: cell.metadata['tags'] = sorted(set(cell.metadata.get('tags', [])) | tags)
         cell.source = '\n'.join(l for l in lines if not l.startswith('#|'))
 
@@ -150,7 +150,8 @@ def nbdev_markdown_pages(app, exception):
         parts = [c.source if c.cell_type == 'markdown' else f"```python\n{c.source}\n```" for c in nb.cells
                  if c.source.strip() and 'remove-cell' not in c.metadata.get('tags', [])]
         name = re.sub(r'^\d+[a-zA-Z0-9]*_', '', path.stem.lower())   # nbdev's page name: the number dropped
-        Path(app.outdir, f'{name}.html.md').write_text('\n\n'.join(parts) + '\n')
+        text = re.sub(r'\]\((\w+)\.ipynb(#[^)]*)?\)', r'](\1.html\2)', '\n\n'.join(parts))   # links to the site's pages
+        Path(app.outdir, f'{name}.html.md').write_text(text + '\n')
 
 
 def setup(app):
