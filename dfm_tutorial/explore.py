@@ -190,7 +190,8 @@ class DFMExplorer(_Explorer):
         v = self.values()
         x = self.features[v['layer']][v['image']][None].float()                # (1, c, h, w)
         m = explorer_maps(x, v['row'], **{k: v[k] for k in PARAMS})
-        for k in PARAMS: self.controls[k].disabled = k not in used_params(v['row'])
+        used = used_params(v['row'])
+        for k in PARAMS: self.controls[k].disabled = k not in used
         self._draw(x, m, v)
         self.live.refresh(full=v['layer'] != self.layer)   # another layer: other channel count, so new bar axis ticks
         self.layer = v['layer']

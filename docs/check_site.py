@@ -41,9 +41,9 @@ def launch(playwright, executable='/usr/bin/chromium'):
 
 def check_page(page, url):
     "Load `url`; return (local failures, other-host failures, broken images, MathJax errors, console errors, MathJax formulas)."
-    local, remote, console = [], [], []
-    page.on('requestfailed', lambda r: (local if r.url.startswith(url.rsplit('/', 1)[0]) else remote).append(r.url))
-    page.on('response', lambda r: local.append(f'{r.status} {r.url}') if r.status >= 400 and r.url.startswith(url.rsplit('/', 1)[0]) else None)
+    local, remote, console, root = [], [], [], url.rsplit('/', 1)[0]
+    page.on('requestfailed', lambda r: (local if r.url.startswith(root) else remote).append(r.url))
+    page.on('response', lambda r: local.append(f'{r.status} {r.url}') if r.status >= 400 and r.url.startswith(root) else None)
     page.on('console', lambda m: console.append(m.text) if m.type == 'error' else None)
     page.goto(url, wait_until='load')
     page.wait_for_load_state('networkidle')

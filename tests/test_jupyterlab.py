@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'docs'))
+from check_site import launch   # Debian's Chromium with the flags this machine's closed network needs
+
 CHROMIUM = shutil.which('chromium')
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync']
 TOKEN = 'dfm-tutorial-test'
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
 
@@ -73,7 +74,7 @@ def test_explorer_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     shots = os.environ.get('DFM_SCREENSHOTS')
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(p, CHROMIUM)
         page = browser.new_page(viewport={'width': 1500, 'height': 1000})
         page.goto(lab)
         page.wait_for_selector('.jp-NotebookPanel .jp-Notebook', timeout=60_000)
