@@ -7,8 +7,9 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/data.html.md"""
 # %% auto #0
 __all__ = ['SPLITS', 'logger', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MetadataError', 'WSOLMetadata', 'read_cub_metadata',
            'split_indices', 'BadImageError', 'load_rgb', 'resize_image', 'train_transform', 'eval_transform',
-           'WSOLDataset', 'pad_boxes', 'collate_items', 'normalize_batch', 'gather_boxes', 'build_cache', 'ImageCache',
-           'epoch_seed', 'shard_size', 'epoch_indices', 'CacheLoader', 'crop_flip', 'random_crop_flip']
+           'WSOLDataset', 'pad_boxes', 'collate_items', 'has_masks', 'load_masks', 'normalize_batch', 'gather_boxes',
+           'build_cache', 'ImageCache', 'epoch_seed', 'shard_size', 'epoch_indices', 'CacheLoader', 'crop_flip',
+           'random_crop_flip']
 
 # %% ../nbs/10_data.ipynb #36fe5492
 import json, logging, math
@@ -25,7 +26,7 @@ from torchvision.transforms import v2
 import torchvision.transforms.v2.functional as TF
 from tqdm.auto import tqdm
 from .boxes import resize_boxes
-from .toy import CUB_FILES, write_text_atomic
+from .toy import CUB_FILES, SEGMENTATIONS, segmentation_path, write_text_atomic
 
 # %% ../nbs/10_data.ipynb #3e0b94eb
 class MetadataError(ValueError):
@@ -218,6 +219,22 @@ def collate_items(items):
     if not items: return None
     images, labels, boxes, ids = zip(*items)
     return torch.stack(images), torch.as_tensor(labels), pad_boxes(boxes), list(ids)
+
+# %% ../nbs/10_data.ipynb #masks01cd
+def has_masks(root):
+    "Whether the CUB-format dataset at `root` has a segmentation mask folder."
+    return (Path(root) / SEGMENTATIONS).is_dir()
+
+def load_masks(root, image_paths, size):
+    "Boolean masks `(n, size, size)` of `image_paths` (relative to `images/`): nearest-neighbour resize, then > 127."
+    masks = []
+    for p in image_paths:
+        path = segmentation_path(root, p)
+        try:
+            with Image.open(path) as im: mask = im.convert('L').resize((size, size), Image.NEAREST)
+        except FileNotFoundError: raise FileNotFoundError(f"no mask for {p}: expected {path}") from None
+        masks.append(np.asarray(mask) > 127)
+    return torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, size, size, dtype=torch.bool)
 
 # %% ../nbs/10_data.ipynb #e9562acb
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
