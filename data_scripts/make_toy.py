@@ -1,7 +1,8 @@
 """Write the toy WSOL dataset (CUB-200-2011 format) to a folder; a second run with the same arguments does nothing.
 
-    python data_scripts/make_toy.py data/toy [--classes 5] [--train-per-class 80] [--test-per-class 20] [--size 64] [--seed 0]
-        [--bird-scale 0.16 0.26] [--head-scale 0.06 0.08] [--body-evidence 1.0] [--samples out/toy_samples.png]
+    python data_scripts/make_toy.py data/toy [--classes 5] [--train-per-class 80] [--test-per-class 20]
+        [--size 64] [--seed 0] [--bird-scale 0.16 0.26] [--head-scale 0.06 0.08] [--body-evidence 1.0]
+        [--samples out/toy_samples.png]
 """
 import argparse
 from dfm_tutorial.toy import BIRD_SCALE, HEAD_SCALE, make_toy_dataset, save_toy_samples
@@ -13,7 +14,7 @@ ap.add_argument('--train-per-class', type=int, default=80)
 ap.add_argument('--test-per-class', type=int, default=20)
 ap.add_argument('--size', type=int, nargs='+', default=[64], help='side, or width height')
 ap.add_argument('--seed', type=int, default=0)
-ap.add_argument('--bird-scale', type=float, nargs=2, default=BIRD_SCALE, help="body half-axis range, fraction of the side")
+ap.add_argument('--bird-scale', type=float, nargs=2, default=BIRD_SCALE, help="body half-axis range, share of the side")
 ap.add_argument('--head-scale', type=float, nargs=2, default=HEAD_SCALE, help='head radius range, fraction of the side')
 ap.add_argument('--body-evidence', type=float, default=1.0, help='contrast of the class-coded body stripes, 0..1')
 ap.add_argument('--samples', help='also draw the first test images with their boxes to this image file')

@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['WSOL_THRESHOLDS', 'PAPER_CAM_THRESHOLD', 'BoxEvaluator', 'MaskEvaluator', 'box_scores', 'bootstrap_weights',
-           'paired_bootstrap', 'center_gaussian_maps']
+           'paired_bootstrap', 'save_records', 'load_records', 'center_gaussian_maps']
 
 # %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
@@ -172,7 +172,7 @@ class MaskEvaluator:
 
 # %% ../nbs/08_metrics.ipynb #boot01cd
 def box_scores(records, weights=None):
-    "MaxBoxAccV2, GT-known Loc and Top-1 Loc (percent) from `per_image_records()`, once or under bootstrap `weights` `(B, N)`."
+    "MaxBoxAccV2, GT-known / Top-1 Loc (%) from `per_image_records()`, once or under bootstrap `weights` `(B, N)`."
     hits, located = records['hits'], records['located']                     # (D, N, T), (N,)
     w = np.ones((1, hits.shape[1]), np.float32) if weights is None else np.asarray(weights, np.float32)
     if w.ndim != 2 or w.shape[1] != hits.shape[1]:
@@ -191,11 +191,12 @@ def bootstrap_weights(n_images, n_boot=1000, seed=0):
     return rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=n_boot).astype(np.float32)
 
 def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level=0.95, seed=0):
-    "Mean over seeds of `runs_b` minus `runs_a` (lists of per-image records, same test images) with its bootstrap interval."
+    "Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images), with its bootstrap interval."
     runs_a, runs_b = list(runs_a), list(runs_b)
     if not runs_a or not runs_b: raise ValueError("paired_bootstrap needs at least one run on each side")
     sizes = {r['hits'].shape[1] for r in runs_a + runs_b}
-    if len(sizes) != 1: raise ValueError(f"paired runs must be scored on the same test images, got sizes {sorted(sizes)}")
+    if len(sizes) != 1:
+        raise ValueError(f"paired runs must be scored on the same test images, got sizes {sorted(sizes)}")
     check_range('level', level, 0, 1, low_open=True, high_open=True)
     w = bootstrap_weights(sizes.pop(), n_boot, seed)                          # one draw for every run: paired
     mean = lambda runs, weights=None: np.mean([box_scores(r, weights)[metric] for r in runs], axis=0)
@@ -204,9 +205,25 @@ def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level
     return dict(diff=float(mean(runs_b) - mean(runs_a)), low=float(low), high=float(high), level=level,
                 n_images=int(w.shape[1]), n_seeds=(len(runs_a), len(runs_b)), n_boot=n_boot)
 
+# %% ../nbs/08_metrics.ipynb #recio1cd
+def save_records(path, records):
+    "Write `per_image_records()` to `path` (`.npz`), hits packed to bits: 1,000 thresholds × 3 IoUs, ~0.4 KB an image."
+    hits = records['hits']
+    extra = {k: records[k] for k in ('located', 'top1') if k in records}
+    np.savez_compressed(path, hits=np.packbits(hits, axis=-1), n_thresholds=hits.shape[-1], ious=records['ious'],
+                        **extra)
+    return path
+
+def load_records(path):
+    "Per-image records written by `save_records`, as `per_image_records()` returns them."
+    with np.load(path) as f:
+        out = {k: f[k] for k in f.files if k not in ('hits', 'n_thresholds')}
+        out['hits'] = np.unpackbits(f['hits'], axis=-1, count=int(f['n_thresholds'])).astype(bool)
+    return out
+
 # %% ../nbs/08_metrics.ipynb #ref01cd
 def center_gaussian_maps(n, size, sigma=0.25):
-    "`n` copies of a centred isotropic Gaussian `(n, size, size)` in [0, 1], `sigma` as a fraction of the side: the center baseline."
+    "The center baseline: `n` copies `(n, size, size)` of a centred isotropic Gaussian, `sigma` a fraction of the side."
     sigma = check_range('sigma', sigma, 0, low_open=True) * size
     r = np.arange(size, dtype=np.float32) + 0.5 - size / 2                   # pixel centres around the image centre
     g = np.exp(-(r[:, None] ** 2 + r[None] ** 2) / (2 * sigma ** 2))

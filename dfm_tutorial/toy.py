@@ -67,13 +67,14 @@ def _mask_boxes(masks):
     return np.stack([x0, y0, x1 - x0, y1 - y0], 1)
 
 # %% ../nbs/09_toy.ipynb #51ddbb4d
-BIRD_SCALE = (0.16, 0.26)     # body half-axis as a fraction of the side: lesson 20's v1 birds (about a third of the image)
+BIRD_SCALE = (0.16, 0.26)     # body half-axis, fraction of the side: the birds of lesson 20 (a third of the image)
 HEAD_SCALE = (0.06, 0.08)     # head radius, same unit: the head's box is about a fifth of the object's
 
 def _check_scale(name, scale):
     "`scale` as a checked `(low, high)` fraction of the image side."
     lo, hi = (float(v) for v in scale)
-    if not 0 < lo <= hi < 0.5: raise ValueError(f"{name} must be (low, high) with 0 < low <= high < 0.5, got {tuple(scale)}")
+    if not 0 < lo <= hi < 0.5:
+        raise ValueError(f"{name} must be (low, high) with 0 < low <= high < 0.5, got {tuple(scale)}")
     return lo, hi
 
 def draw_toy_birds(labels, size=(64, 64), num_classes=5, clutter=4, stripe_jitter=0.5, rng=None,
@@ -85,7 +86,7 @@ def draw_toy_birds(labels, size=(64, 64), num_classes=5, clutter=4, stripe_jitte
     labels = np.asarray(labels)
     (w, h), n, s = size, len(labels), min(size)
     bird_scale, head_scale = _check_scale('bird_scale', bird_scale), _check_scale('head_scale', head_scale)
-    if bird_scale[1] + 1.4 * head_scale[1] >= 0.5:                              # body tip + head must fit in half a side
+    if bird_scale[1] + 1.4 * head_scale[1] >= 0.5:                      # body tip + head must fit in half a side
         raise ValueError(f"bird_scale {bird_scale} with head_scale {head_scale} does not fit the image: "
                          "need bird_scale high + 1.4 * head_scale high < 0.5")
     if not 0 <= body_evidence <= 1: raise ValueError(f"body_evidence must lie in [0, 1], got {body_evidence}")
@@ -150,7 +151,7 @@ def _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, 
 def make_toy_dataset(root, num_classes=5, train_per_class=80, test_per_class=20, image_size=64, seed=0,
                      clutter=4, stripe_jitter=0.5, quality=95, chunk=64, progress=True,
                      bird_scale=BIRD_SCALE, head_scale=HEAD_SCALE, body_evidence=1.0):
-    "Draw a toy WSOL dataset and write it under `root` in the CUB-200-2011 format, masks included; returns `root` as a `Path`."
+    "Draw a toy WSOL dataset and write it under `root` in the CUB-200-2011 format, masks included; returns `root`."
     root = Path(root)
     params = _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter, quality,
                          bird_scale, head_scale, body_evidence)

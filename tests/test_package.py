@@ -14,7 +14,8 @@ WORKFLOWS = ROOT / '.github' / 'workflows'
 def run(*args, cwd=None, env=None):
     "Run a command; fail the test with its output when it fails."
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    said = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}:\n{said}"
     return done.stdout
 
 
@@ -81,8 +82,9 @@ def test_the_wheel_installs_and_trains_a_toy_epoch(dist, tmp_path):
     assert 'train' in run(tmp_path / 'venv' / 'bin' / 'dfm-tutorial', '--help', cwd=work, env=env)
     run(python, '-c', "from dfm_tutorial.toy import make_toy_dataset; make_toy_dataset('toy', num_classes=2, "
         "train_per_class=8, test_per_class=4, progress=False)", cwd=work, env=env)
-    out = run(tmp_path / 'venv' / 'bin' / 'dfm-tutorial', 'train', '--config', 'toy', 'data=toy', 'num_classes=2',
-              'epochs=1', 'batch_size=8', 'val_per_class=1', 'workers=0', 'progress=false', 'out=run', cwd=work, env=env)
+    args = ['data=toy', 'num_classes=2', 'epochs=1', 'batch_size=8', 'val_per_class=1', 'workers=0', 'progress=false']
+    cli = tmp_path / 'venv' / 'bin' / 'dfm-tutorial'
+    out = run(cli, 'train', '--config', 'toy', *args, 'out=run', cwd=work, env=env)
     assert '"top1_cls"' in out and (work / 'run' / 'final.json').is_file()
 
 
@@ -111,4 +113,5 @@ def test_test_workflow_runs_the_readme_test_command_on_the_supported_pythons():
     assert 'make test' in text and '"3.10", "3.13"' in text
     classifiers = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['classifiers']
     assert {'Programming Language :: Python :: 3.10', 'Programming Language :: Python :: 3.13'} <= set(classifiers)
-    assert '_build/html' in (WORKFLOWS / 'deploy.yaml').read_text() and 'make docs' in (WORKFLOWS / 'deploy.yaml').read_text()
+    deploy = (WORKFLOWS / 'deploy.yaml').read_text()
+    assert '_build/html' in deploy and 'make docs' in deploy

@@ -1,0 +1,73 @@
+"""What limits the toy CAM: one lever at a time from a base toy regime, CAM only, on 1,000 test birds.
+
+Each row changes one thing against the first (or, marked with +, the row it names): the image size, the toy CNN's
+output stride and width, the training images, the epochs, the birds' size and the body's class evidence. The columns
+are what issue 16 asks of a toy CAM: Top-1 Clas, MaxBoxAccV2, box accuracy at IoU 0.7 at its best CAM threshold (goal
+>= 20), the best CAM threshold at IoU 0.5 (a part-dominated CAM boxes the object only at a low threshold: goal <= 0.1),
+PxAP, and the seconds a run took on this machine. Runs are read back when their folder holds the same finished run.
+
+    python bench/toy_levers.py                      # every lever, seed 0 -> out/levers
+    python bench/toy_levers.py --levers base size96 --seeds 0 1
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+from dfm_tutorial.cli import run_grid
+from dfm_tutorial.toy import make_toy_dataset
+
+BASE_DATA = dict(num_classes=5, train_per_class=80, test_per_class=200)      # the shipped toy, 1,000 test birds
+BIG = dict(bird_scale=(0.28, 0.36))                                          # issue 16's larger birds
+AT96 = dict(resize=104, crop=96, eval_size=96)
+LEVERS = {                      # name: (toy arguments, training overrides)
+    'base': ({}, {}),
+    'size96': ({'image_size': 96}, AT96),
+    'stride8': ({}, {'toy_stride': 8}),
+    'stride2': ({}, {'toy_stride': 2}),
+    'width64': ({}, {'toy_width': 64}),
+    'train400': ({'train_per_class': 400}, {}),
+    'epochs16': ({}, {'epochs': 16}),
+    'big': (BIG, {}),
+    'big+size96': ({**BIG, 'image_size': 96}, AT96),
+    'big+size96+train400+epochs16': ({**BIG, 'image_size': 96, 'train_per_class': 400}, {**AT96, 'epochs': 16}),
+    'body0': ({'body_evidence': 0.0}, {}),
+}
+
+
+def data_for(root, toy):
+    "The toy set for `toy` arguments, in a folder named after them (made once)."
+    args = {**BASE_DATA, **toy}
+    name = '_'.join(f"{k}{v}" for k, v in sorted(toy.items())).replace(' ', '') or 'base'
+    return make_toy_dataset(Path(root) / 'data' / name, progress=False, **args)
+
+
+def row(name, results, seconds):
+    "One table line: mean over seeds of each column."
+    mean = lambda f: sum(f(r) for r in results) / len(results)
+    cols = [mean(lambda r: r['top1_cls']), mean(lambda r: r['max_box_acc_v2']),
+            mean(lambda r: r['max_box_acc_v2_per_iou']['70']), mean(lambda r: r['best_cam_threshold_v2']['50']),
+            mean(lambda r: r['pxap'])]
+    return f"| {name} | " + ' | '.join(f"{c:.3f}" if i == 3 else f"{c:.1f}" for i, c in enumerate(cols)) + f" | {seconds:.0f} |"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--out', default='out/levers')
+    ap.add_argument('--levers', nargs='+', default=list(LEVERS), choices=list(LEVERS))
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0])
+    a = ap.parse_args()
+    print('| lever | Top-1 Clas | MaxBoxAccV2 | BoxAcc IoU 0.7 | best t (IoU 0.5) | PxAP | s per run |')
+    print('|---|---:|---:|---:|---:|---:|---:|')
+    for name in a.levers:
+        toy, over = LEVERS[name]
+        data = data_for(a.out, toy)
+        num_classes = json.loads((data / 'toy.json').read_text())['num_classes']
+        t0 = time.perf_counter()
+        res = run_grid({name: {'method': 'cam', **over}}, Path(a.out) / 'runs', a.seeds, progress=False, data=str(data),
+                       num_classes=num_classes, cache_dir=str(Path(a.out) / 'cache' / data.name))[name]
+        print(row(name, res, (time.perf_counter() - t0) / len(a.seeds)), flush=True)
+
+
+if __name__ == '__main__':
+    main()
