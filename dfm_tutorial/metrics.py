@@ -59,6 +59,9 @@ class BoxEvaluator:
             labels, logits = as_numpy(labels), as_numpy(logits)
             if labels.shape != (n,): raise ValueError(f"labels must be ({n},) for {n} cams, got shape {labels.shape}")
             if logits.ndim != 2 or len(logits) != n: raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
+            if not np.isfinite(logits).all():                           # argmax of NaN would call every image right
+                bad = int((~np.isfinite(logits)).any(1).sum())
+                raise ValueError(f"logits must be finite: {bad} of {n} images have NaN or inf logits (a diverged model?)")
             if labels.min() < 0 or labels.max() >= logits.shape[1]:
                 raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values in [{labels.min()}, {labels.max()}]")
         th = np.append(self.thresholds, self.fixed)                     # the fixed threshold rides along as the last one

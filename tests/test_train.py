@@ -77,3 +77,52 @@ def test_bad_configuration_stops_before_training(toy, tmp_path, override, messag
     r = cli('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', *([override] if isinstance(override, str) else override))
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('override, message', [
+    ('epochs=x', "epochs must be an integer, got 'x'"),
+    ('epochs=1.5', "epochs must be an integer, got 1.5"),
+    ('lr=fast', "lr must be a number, got 'fast'"),
+    ('lr=nan', "lr must be a finite number, got nan"),
+    ('device=tpu', "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+    ('toy_width=0', "toy_width must be >= 1, got 0"),
+    ('toy_stride=3', "toy_stride must be one of (2, 4, 8), got 3"),
+    ('eval_every=-1', "eval_every must be >= 0 (0: only after the last epoch), got -1"),
+])
+def test_bad_values_stop_in_one_line_before_writing(toy, tmp_path, override, message):
+    "The same path as the command line (`main`), in this process: the checks run before anything is written."
+    from dfm_tutorial.cli import main
+    with pytest.raises(SystemExit) as stop:
+        main(['train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', override])
+    assert stop.value.code == f"dfm-tutorial train: {message}"
+    assert not (tmp_path / 'run').exists()
+
+
+def tiny_run(toy, out, *more):
+    return ['train', f'data="{toy}"', 'num_classes=3', 'epochs=1', 'batch_size=16', f'out="{out}"', 'progress=false', *more]
+
+
+def test_resume_refuses_a_finished_run_and_a_changed_config(toy, tmp_path):
+    out = tmp_path / 'run'
+    assert cli(*tiny_run(toy, out)).returncode == 0
+    final = (out / 'final.json').read_text()
+    r = cli(*tiny_run(toy, out, 'resume=true'))
+    assert r.returncode == 1 and f"{out} holds a finished run of 1 epochs: nothing to resume" in r.stderr, r.stderr
+    assert (out / 'final.json').read_text() == final                       # the result is kept, not rewritten
+    (out / 'final.json').unlink()                                           # as if killed after the last checkpoint
+    r = cli(*tiny_run(toy, out, 'resume=true', 'lr=0.5', 'seed=7'))
+    assert r.returncode == 1 and "refuses changes to lr, seed" in r.stderr and "lr=0.05" in r.stderr, r.stderr
+    assert json.loads((out / 'config.json').read_text())['lr'] == 0.05     # config.json still says what ran
+
+
+def test_a_diverging_run_stops_with_the_step(toy, tmp_path):
+    r = cli(*tiny_run(toy, tmp_path / 'run', 'lr=1e30'))
+    assert r.returncode == 1 and "the training loss is " in r.stderr and "at epoch 1, step " in r.stderr, r.stderr
+    assert "lr=1e+30 is likely too large" in r.stderr
+    assert not (tmp_path / 'run' / 'final.json').exists()
+
+
+def test_evaluate_checks_its_overrides(toy, tmp_path):
+    assert cli(*tiny_run(toy, tmp_path / 'run')).returncode == 0
+    r = cli('evaluate', tmp_path / 'run' / 'last.pt', 'eval_size=0')
+    assert r.returncode == 1 and "eval_size must be >= 1, got 0" in r.stderr, r.stderr
