@@ -4,17 +4,21 @@ Each row changes one thing against the first (or, marked with +, the row it name
 output stride and width, the training images, the epochs, the birds' size and the body's class evidence. The columns
 are what issue 16 asks of a toy CAM: Top-1 Clas, MaxBoxAccV2, box accuracy at IoU 0.7 at its best CAM threshold (goal
 >= 20), the best CAM threshold at IoU 0.5 (a part-dominated CAM boxes the object only at a low threshold: goal <= 0.1),
-PxAP, and the seconds a run took on this machine. Runs are read back when their folder holds the same finished run.
+PxAP, and the seconds a run took on this machine. With `--methods`, each other method is trained on the same lever
+and compared with that lever's CAM: its MaxBoxAccV2 and Top-1 Loc differences with 95 % paired bootstrap intervals.
+Runs are read back when their folder holds the same finished run.
 
     python bench/toy_levers.py                      # every lever, seed 0 -> out/levers
     python bench/toy_levers.py --levers base size96 --seeds 0 1
+    python bench/toy_levers.py --levers big+size96 --methods cam dfm has    # DFM and HaS against CAM on one lever
 """
 import argparse
 import json
 import time
 from pathlib import Path
 
-from dfm_tutorial.cli import run_grid
+from dfm_tutorial.cli import paired_intervals, run_grid
+from dfm_tutorial.models import METHODS
 from dfm_tutorial.toy import make_toy_dataset
 
 BASE_DATA = dict(num_classes=5, train_per_class=80, test_per_class=200)      # the shipped toy, 1,000 test birds
@@ -42,13 +46,21 @@ def data_for(root, toy):
     return make_toy_dataset(Path(root) / 'data' / name, progress=False, **args)
 
 
-def row(name, results, seconds):
-    "One table line: mean over seeds of each column."
+def row(name, results, seconds, interval=None):
+    "One table line: mean over seeds of each column, and the paired differences to CAM where given."
     mean = lambda f: sum(f(r) for r in results) / len(results)
     cols = [mean(lambda r: r['top1_cls']), mean(lambda r: r['max_box_acc_v2']),
             mean(lambda r: r['max_box_acc_v2_per_iou']['70']), mean(lambda r: r['best_cam_threshold_v2']['50']),
             mean(lambda r: r['pxap'])]
-    return f"| {name} | " + ' | '.join(f"{c:.3f}" if i == 3 else f"{c:.1f}" for i, c in enumerate(cols)) + f" | {seconds:.0f} |"
+    show = lambda r: f"{r['diff']:+.1f} [{r['low']:+.1f}, {r['high']:+.1f}]"
+    diffs = [show(interval[k]) if interval else '–' for k in ('max_box_acc_v2', 'top1_loc')]
+    cells = [f"{c:.3f}" if i == 3 else f"{c:.1f}" for i, c in enumerate(cols)] + [f"{seconds:.0f}"] + diffs
+    return f"| {name} | " + ' | '.join(cells) + ' |'
+
+
+def label(lever, method):
+    "The run's label: the lever's name for CAM (the rows above), `lever-method` otherwise."
+    return lever if method == 'cam' else f'{lever}-{method}'
 
 
 def main():
@@ -56,17 +68,24 @@ def main():
     ap.add_argument('--out', default='out/levers')
     ap.add_argument('--levers', nargs='+', default=list(LEVERS), choices=list(LEVERS))
     ap.add_argument('--seeds', type=int, nargs='+', default=[0])
+    ap.add_argument('--methods', nargs='+', default=['cam'], choices=METHODS,
+                    help='CAM is always trained: the baseline')
     a = ap.parse_args()
-    print('| lever | Top-1 Clas | MaxBoxAccV2 | BoxAcc IoU 0.7 | best t (IoU 0.5) | PxAP | s per run |')
-    print('|---|---:|---:|---:|---:|---:|---:|')
+    runs = Path(a.out) / 'runs'
+    print('| lever | Top-1 Clas | MaxBoxAccV2 | BoxAcc IoU 0.7 | best t (IoU 0.5) | PxAP | s per run '
+          '| Δ MaxBoxAccV2 vs cam | Δ Top-1 Loc vs cam |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for name in a.levers:
         toy, over = LEVERS[name]
         data = data_for(a.out, toy)
         num_classes = json.loads((data / 'toy.json').read_text())['num_classes']
-        t0 = time.perf_counter()
-        res = run_grid({name: {'method': 'cam', **over}}, Path(a.out) / 'runs', a.seeds, progress=False, data=str(data),
-                       num_classes=num_classes, cache_dir=str(Path(a.out) / 'cache' / data.name))[name]
-        print(row(name, res, (time.perf_counter() - t0) / len(a.seeds)), flush=True)
+        common = dict(data=str(data), num_classes=num_classes, cache_dir=str(Path(a.out) / 'cache' / data.name))
+        for method in ['cam'] + [m for m in a.methods if m != 'cam']:
+            t0 = time.perf_counter()
+            run = label(name, method)
+            res = run_grid({run: {'method': method, **over}}, runs, a.seeds, progress=False, **common)[run]
+            interval = None if method == 'cam' else paired_intervals(runs, [name, run], a.seeds, baseline=name)[run]
+            print(row(run, res, (time.perf_counter() - t0) / len(a.seeds), interval), flush=True)
 
 
 if __name__ == '__main__':
