@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from dfm_tutorial.cli import paired_intervals, run_grid
+from dfm_tutorial.cli import format_interval, paired_intervals, run_grid
 from dfm_tutorial.models import METHODS
 from dfm_tutorial.toy import make_toy_dataset
 
@@ -52,8 +52,7 @@ def row(name, results, seconds, interval=None):
     cols = [mean(lambda r: r['top1_cls']), mean(lambda r: r['max_box_acc_v2']),
             mean(lambda r: r['max_box_acc_v2_per_iou']['70']), mean(lambda r: r['best_cam_threshold_v2']['50']),
             mean(lambda r: r['pxap'])]
-    show = lambda r: f"{r['diff']:+.1f} [{r['low']:+.1f}, {r['high']:+.1f}]"
-    diffs = [show(interval[k]) if interval else '–' for k in ('max_box_acc_v2', 'top1_loc')]
+    diffs = [format_interval(interval[k]) if interval else '–' for k in ('max_box_acc_v2', 'top1_loc')]
     cells = [f"{c:.3f}" if i == 3 else f"{c:.1f}" for i, c in enumerate(cols)] + [f"{seconds:.0f}"] + diffs
     return f"| {name} | " + ' | '.join(cells) + ' |'
 
