@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/boxes.html.md"""
 
 # %% auto #0
 __all__ = ['as_numpy', 'check_maps', 'to_uint8', 'check_thresholds', 'threshold_levels', 'opencv_boxes', 'check_boxes', 'box_iou',
-           'resize_boxes', 'contour_boxes', 'stack_boxes', 'box_ious']
+           'resize_boxes', 'contour_boxes', 'maps_to_boxes', 'stack_boxes', 'box_ious']
 
 # %% ../nbs/07_boxes.ipynb #01bac97c
 import numpy as np
@@ -272,6 +272,21 @@ def contour_boxes(score_map, thresholds, multi=True):
         b = np.concatenate([fg[fg[:, 4] == v, :4], holes[holes[:, 4] == v, :4]])
         out[v] = b if len(b) else np.zeros((1, 4), np.int64)
     return [out[v] for v in levels]
+
+# %% ../nbs/07_boxes.ipynb #mtb01cd
+def maps_to_boxes(maps, threshold, multi=False):
+    """Boxes of maps `(n, h, w)` (in [0, 1], or `uint8`) at a CAM `threshold` (one, or one per map): `(n, 4)` as
+    (x0, y0, x1, y1), each map's largest contour; with `multi`, a list of `(k_i, 4)`, every contour's."""
+    maps = as_numpy(maps)
+    maps = maps if maps.dtype == np.uint8 else check_maps(maps)
+    if maps.ndim == 2: maps = maps[None]
+    if maps.ndim != 3: raise ValueError(f"maps must be one map (h, w) or a batch (n, h, w), got shape {maps.shape}")
+    t = np.asarray(threshold, np.float64)
+    if t.ndim > 1 or t.size not in (1, len(maps)):
+        raise ValueError(f"threshold must be one number or one per map ({len(maps)}), got shape {t.shape}")
+    t = check_thresholds(np.broadcast_to(t, (len(maps),)))
+    boxes = [contour_boxes(m, [ti], multi)[0] for m, ti in zip(maps, t)]   # one compiled sweep per map
+    return boxes if multi else np.concatenate(boxes)
 
 # %% ../nbs/07_boxes.ipynb #770197fb
 @njit(cache=True)

@@ -58,11 +58,19 @@ class WSOLMetadata:
     boxes: np.ndarray     # (m, 4) float64, original pixels
     offsets: np.ndarray   # (n + 1,) int64: image i owns boxes[offsets[i]:offsets[i + 1]]
     class_names: list
-    lines: np.ndarray     # (n,) line of each image in images.txt, for error messages
+    lines: np.ndarray     # (n,) line of each image in its listing (images.txt), for error messages
+    sizes: np.ndarray = None      # (n, 2) width, height, where the metadata lists them (wsolevaluation's image_sizes.txt)
+    masks: list = None            # per image (mask paths, ignore path), where the metadata lists masks (OpenImages)
+    image_dir: Path = None        # the folder `paths` are relative to: root / 'images' unless given
+    listing: str = 'images.txt'   # the file that lists the images, for error messages
+
+    def __post_init__(self):
+        if self.image_dir is None: self.image_dir = Path(self.root) / 'images'
 
     def __len__(self): return len(self.paths)
     def image_boxes(self, i): return self.boxes[self.offsets[i]:self.offsets[i + 1]]
-    def where(self, i): return f"{self.root / 'images' / self.paths[i]} (images.txt line {self.lines[i]})"
+    def image_path(self, i): return Path(self.image_dir) / self.paths[i]
+    def where(self, i): return f"{self.image_path(i)} ({self.listing} line {self.lines[i]})"
 
 def _per_image(path, rows, numbers, index, what):
     "Values `(n,)` of a one-value-per-image file, checked: known ids, no repeats, none missing."
@@ -180,7 +188,7 @@ class WSOLDataset(Dataset):
         if split != 'train': self._check_boxes()
 
     def _check_files(self):
-        missing = [i for i in self.indices if not (self.meta.root / 'images' / self.meta.paths[i]).is_file()]
+        missing = [i for i in self.indices if not self.meta.image_path(i).is_file()]
         if missing: raise BadImageError(f"{len(missing)} image(s) of split {self.split!r} missing, first: {self.meta.where(missing[0])}")
 
     def _check_boxes(self):
@@ -194,7 +202,7 @@ class WSOLDataset(Dataset):
     def load(self, k):
         "The RGB PIL image of item `k`, or `None` (logged) when it is unreadable and `on_bad_image='skip'`."
         i = self.indices[k]
-        try: return load_rgb(self.meta.root / 'images' / self.meta.paths[i], self.meta.where(i))
+        try: return load_rgb(self.meta.image_path(i), self.meta.where(i))
         except BadImageError as e:
             if self.on_bad_image == 'raise': raise
             logger.warning("skipped: %s", e)

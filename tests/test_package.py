@@ -1,6 +1,7 @@
 """The package as a user gets it: `python -m build` makes an sdist and a wheel, and the wheel installs into a fresh
 virtual environment (not editable, no repository on the path) where the import, the command, every shipped config and
-one toy epoch work. The CI workflows validate against GitHub's workflow schema."""
+one toy epoch work; the `gradcam` extra installs pytorch-grad-cam from PyPI. The CI workflows validate against GitHub's
+workflow schema."""
 import json, os, subprocess, sys, sysconfig, tarfile, zipfile
 from pathlib import Path
 import pytest
@@ -19,8 +20,12 @@ def run(*args, cwd=None, env=None):
     return done.stdout
 
 
-def fresh_venv(path):
-    """A new venv at `path` that sees the dependencies of this environment but not `dfm_tutorial` itself.
+GRADCAM_ONLY = ('pytorch_grad_cam', 'grad_cam', 'ttach')     # installed for the gradcam extra and nothing else
+
+
+def fresh_venv(path, leave_out=GRADCAM_ONLY):
+    """A new venv at `path` that sees the dependencies of this environment but not `dfm_tutorial` itself, nor the
+    distributions named in `leave_out`.
 
     Installing torch again would cost gigabytes and minutes, so a `.pth` file puts a folder of links to this
     environment's installed distributions (all but dfm-tutorial and its editable hook) on the new venv's path;
@@ -32,12 +37,18 @@ def fresh_venv(path):
     deps.mkdir()
     for entry in Path(sysconfig.get_paths()['purelib']).iterdir():
         name = entry.name.lower()
-        if not name.startswith(('dfm_tutorial', '__editable__', '_dfm_tutorial')) and entry.suffix != '.pth':
+        own = name.startswith(('dfm_tutorial', '__editable__', '_dfm_tutorial'))
+        if not own and not name.startswith(leave_out) and entry.suffix != '.pth':
             (deps / entry.name).symlink_to(entry)
     python = path / 'bin' / 'python'
     site = run(python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])').strip()
     (Path(site) / 'deps.pth').write_text(f"{deps}\n")
     return python
+
+
+def outside_env():
+    "This process's environment without what would point Python at this checkout or its venv."
+    return {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
 
 
 @pytest.fixture(scope='module')
@@ -68,17 +79,21 @@ def test_the_wheel_installs_and_trains_a_toy_epoch(dist, tmp_path):
     run(sys.executable, '-m', 'pip', '--python', python, 'install', '--no-index', '--quiet', wheel)
     work = tmp_path / 'work'                                      # not the repository: nothing of it on sys.path
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+    env = outside_env()
     code = ("import json, dfm_tutorial\n"
             "from dfm_tutorial.cli import CONFIGS, make_config\n"
+            "from dfm_tutorial.gradcam import require_gradcam\n"
+            "try: require_gradcam(); said = None\n"
+            "except ImportError as e: said = str(e)\n"
             "names = sorted(p.stem for p in CONFIGS.glob('*.toml'))\n"
             "print(json.dumps(dict(file=dfm_tutorial.__file__, version=dfm_tutorial.__version__, configs=names,\n"
-            "    archs=[make_config(n).arch for n in names])))\n")
+            "    archs=[make_config(n).arch for n in names], gradcam=said)))\n")
     info = json.loads(run(python, '-c', code, cwd=work, env=env).splitlines()[-1])
     assert Path(info['file']).is_relative_to(tmp_path / 'venv'), f"imported {info['file']}, not the installed wheel"
     assert info['version'] == wheel.name.split('-')[1]
     assert info['configs'] == sorted(p.stem for p in (ROOT / 'dfm_tutorial' / 'configs').glob('*.toml'))
     assert 'toy' in info['archs'] and 'resnet50' in info['archs']
+    assert "pytorch-grad-cam is not installed: pip install 'dfm-tutorial[gradcam]'" in info['gradcam']   # no extra here
     assert 'train' in run(tmp_path / 'venv' / 'bin' / 'dfm-tutorial', '--help', cwd=work, env=env)
     run(python, '-c', "from dfm_tutorial.toy import make_toy_dataset; make_toy_dataset('toy', num_classes=2, "
         "train_per_class=8, test_per_class=4, progress=False)", cwd=work, env=env)
@@ -86,6 +101,23 @@ def test_the_wheel_installs_and_trains_a_toy_epoch(dist, tmp_path):
     cli = tmp_path / 'venv' / 'bin' / 'dfm-tutorial'
     out = run(cli, 'train', '--config', 'toy', *args, 'out=run', cwd=work, env=env)
     assert '"top1_cls"' in out and (work / 'run' / 'final.json').is_file()
+
+
+def test_the_gradcam_extra_installs_from_pypi(dist, tmp_path):
+    "pip fetches grad-cam (and ttach) from the package index for `dfm-tutorial[gradcam]`; Grad-CAM maps then work."
+    python = fresh_venv(tmp_path / 'venv')
+    wheel, = dist.glob('*.whl')
+    log = run(sys.executable, '-m', 'pip', '--python', python, 'install', f'{wheel}[gradcam]')
+    assert 'grad-cam' in log.lower() or 'grad_cam' in log.lower(), log[-2000:]
+    env = outside_env()
+    code = ("import torch, pytorch_grad_cam\n"
+            "from dfm_tutorial.gradcam import gradcam_maps\n"
+            "from dfm_tutorial.models import create_wsol_model\n"
+            "maps = gradcam_maps(create_wsol_model('toy', 'cam', num_classes=3), torch.randn(2, 3, 32, 32), [0, 2])\n"
+            "print(pytorch_grad_cam.__file__, tuple(maps.shape), float(maps.min()) >= 0, float(maps.max()) <= 1)\n")
+    where, *rest = run(python, '-c', code, cwd=tmp_path, env=env).split()
+    assert Path(where).is_relative_to(tmp_path / 'venv'), f"pytorch_grad_cam imported from {where}, not the new venv"
+    assert rest == ['(2,', '32,', '32)', 'True', 'True']
 
 
 def schema_errors(path):

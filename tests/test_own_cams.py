@@ -1,0 +1,157 @@
+"""`dfm-tutorial evaluate-cams` against a literal port of wsolevaluation's `evaluate.py` (`bench/wsol_reference.py`).
+
+The fixtures are folders in wsolevaluation's own layout, generated here: CUB-like (one box per image, images of many
+sizes), ILSVRC-like (up to three boxes per image) and OpenImages-like (instance masks and ignore masks), with CAM-like
+score maps saved as its `inference.py` saves them (`<id>.npy`, float64, 224 × 224), and raw maps of other sizes.
+"""
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dfm_tutorial.cam import random_cams
+from dfm_tutorial.cli import main
+from dfm_tutorial.own_cams import read_wsol_metadata, score_map_path, write_wsol_metadata
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'bench'))
+from wsol_reference import reference_evaluate_wsol, saved_scoremap  # noqa: E402
+
+INTERVAL = 0.01          # evaluate.py's own default: 100 thresholds keep the per-threshold reference quick
+
+
+def write_lines(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(''.join(','.join(map(str, r)) + '\n' for r in rows))
+
+
+def box_folder(root, n, max_boxes, seed):
+    "A split folder with `n` images of random sizes and 1..`max_boxes` boxes each, and score maps for it."
+    rng = np.random.default_rng(seed)
+    ids = [f"{k % 4:03d}.class/img_{k}.jpg" for k in range(n)]
+    sizes = rng.integers(80, 500, (n, 2))
+    boxes = []
+    for image_id, (w, h) in zip(ids, sizes):
+        for _ in range(rng.integers(1, max_boxes + 1)):
+            x0, x1 = np.sort(rng.integers(0, w, 2))
+            y0, y1 = np.sort(rng.integers(0, h, 2))
+            boxes.append((image_id, x0, y0, x1, y1))
+    folder = root / 'metadata' / 'test'
+    write_lines(folder / 'image_ids.txt', [[i] for i in ids])
+    write_lines(folder / 'class_labels.txt', [(i, k % 4) for k, i in enumerate(ids)])
+    write_lines(folder / 'image_sizes.txt', [(i, w, h) for i, (w, h) in zip(ids, sizes)])
+    write_lines(folder / 'localization.txt', boxes)
+    return folder, ids
+
+
+def save_maps(folder, ids, maps):
+    for image_id, m in zip(ids, maps):
+        score_map_path(folder, image_id).parent.mkdir(parents=True, exist_ok=True)
+        np.save(score_map_path(folder, image_id), m)
+
+
+def evaluate_cams(*argv):
+    "Our command's JSON output, run in this process."
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out): main(['evaluate-cams', *map(str, argv), '--json', '--no-progress'])
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize('max_boxes', [1, 3], ids=['CUB-like', 'ILSVRC-like'])
+def test_box_numbers_are_evaluate_py_numbers(tmp_path, max_boxes):
+    folder, ids = box_folder(tmp_path, 40, max_boxes, seed=max_boxes)
+    save_maps(tmp_path / 'maps', ids, random_cams(len(ids), grid=5, size=224, seed=3).numpy().astype(np.float64))
+    ours = evaluate_cams('--metadata', folder, '--cams', tmp_path / 'maps', '--interval', INTERVAL)
+    v2 = reference_evaluate_wsol(tmp_path / 'maps', folder, None, 'CUB', True, True, cam_curve_interval=INTERVAL)
+    v1 = reference_evaluate_wsol(tmp_path / 'maps', folder, None, 'CUB', False, False, cam_curve_interval=INTERVAL)
+    assert ours['n_images'] == 40
+    assert ours['max_box_acc_v2'] == pytest.approx(v2, abs=1e-9)
+    assert ours['max_box_acc'] == pytest.approx(v1, abs=1e-9)
+    assert 0 < v1 < 100 and 0 < v2 < 100                              # a test that could fail either way
+
+
+def test_maps_of_other_sizes_are_resized_as_inference_py_saves_them(tmp_path):
+    folder, ids = box_folder(tmp_path, 24, 2, seed=5)
+    raw = [random_cams(1, grid=4, size=int(s), seed=k).numpy()[0] for k, s in enumerate(np.linspace(7, 300, 24))]
+    save_maps(tmp_path / 'raw', ids, raw)                                     # float32 CAMs at 7² ... 300²
+    save_maps(tmp_path / 'saved', ids, [saved_scoremap(m.copy()) for m in raw])
+    ours = evaluate_cams('--metadata', folder, '--cams', tmp_path / 'raw', '--interval', INTERVAL)
+    ref = reference_evaluate_wsol(tmp_path / 'saved', folder, None, 'CUB', True, True, cam_curve_interval=INTERVAL)
+    assert ours['max_box_acc_v2'] == pytest.approx(ref, abs=1e-9)
+
+
+def mask_folder(root, n, seed):
+    "An OpenImages-like split: 1-2 instance masks and an ignore mask per image, PNGs at the image's own size."
+    rng = np.random.default_rng(seed)
+    ids, rows = [f"test/c{k % 3}/{k:04x}.jpg" for k in range(n)], []
+    for image_id in ids:
+        w, h = (int(v) for v in rng.integers(60, 300, 2))
+        stem = image_id[:-4]
+        ignore = np.zeros((h, w), np.uint8)
+        ignore[:, : w // 3] = 255
+        (root / 'masks' / stem).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / 'masks' / f"{stem}_ignore.png"), ignore)
+        for j in range(rng.integers(1, 3)):
+            m = np.zeros((h, w), np.uint8)
+            cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
+            cv2.ellipse(m, (cx, cy), (int(rng.integers(5, w // 2)), int(rng.integers(5, h // 2))), 0, 0, 360, 255, -1)
+            cv2.imwrite(str(root / 'masks' / f"{stem}_m{j}.png"), m)
+            rows.append((image_id, f"{stem}_m{j}.png", f"{stem}_ignore.png" if j == 0 else ''))
+    folder = root / 'metadata' / 'test'
+    write_lines(folder / 'image_ids.txt', [[i] for i in ids])
+    write_lines(folder / 'class_labels.txt', [(i, k % 3) for k, i in enumerate(ids)])
+    (folder / 'image_sizes.txt').write_text('')                               # empty, as OpenImages' is
+    write_lines(folder / 'localization.txt', rows)
+    return folder, ids
+
+
+def test_pxap_is_evaluate_py_pxap(tmp_path):
+    folder, ids = mask_folder(tmp_path, 30, seed=7)
+    save_maps(tmp_path / 'maps', ids, random_cams(len(ids), grid=6, size=224, seed=9).numpy().astype(np.float64))
+    ours = evaluate_cams('--metadata', folder, '--cams', tmp_path / 'maps', '--masks', tmp_path / 'masks',
+                         '--interval', INTERVAL)
+    ref = reference_evaluate_wsol(tmp_path / 'maps', folder, tmp_path / 'masks', 'OpenImages', True, True,
+                                  cam_curve_interval=INTERVAL)
+    assert ours['pxap'] == pytest.approx(ref, abs=1e-9) and 0 < ref < 100
+    meta = read_wsol_metadata(folder)
+    assert meta.masks[0][1].endswith('_ignore.png') and meta.sizes is None
+
+
+def test_written_metadata_is_read_by_evaluate_py(tmp_path):
+    "Our writer's folder, read by the reference's readers: the same boxes and sizes, the same score."
+    folder, ids = box_folder(tmp_path, 20, 3, seed=11)
+    meta = read_wsol_metadata(folder)
+    copy = write_wsol_metadata(meta, tmp_path / 'copy' / 'test')
+    for name in ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt'):
+        assert (copy / name).read_text() == (folder / name).read_text()
+    assert sorted((copy / 'localization.txt').read_text().splitlines()) == sorted(
+        (folder / 'localization.txt').read_text().splitlines())
+    save_maps(tmp_path / 'maps', ids, random_cams(len(ids), size=224, seed=1).numpy().astype(np.float64))
+    assert reference_evaluate_wsol(tmp_path / 'maps', copy, None, 'CUB', True, True, cam_curve_interval=INTERVAL) == \
+        reference_evaluate_wsol(tmp_path / 'maps', folder, None, 'CUB', True, True, cam_curve_interval=INTERVAL)
+
+
+def cli_error(*argv):
+    "The one line the command exits with."
+    with pytest.raises(SystemExit) as e: main(['evaluate-cams', *map(str, argv), '--no-progress'])
+    return str(e.value.code)
+
+
+def test_bad_folders_stop_with_one_line(tmp_path):
+    folder, ids = mask_folder(tmp_path, 4, seed=1)
+    assert 'the metadata lists masks (OpenImages): pass the folder they are relative to (--masks)' in cli_error(
+        '--metadata', folder, '--cams', tmp_path)
+    save_maps(tmp_path / 'maps', ids[:3], random_cams(3, size=224).numpy().astype(np.float64))
+    said = cli_error('--metadata', folder, '--cams', tmp_path / 'maps', '--masks', tmp_path / 'masks')
+    assert f"1 of 4 score maps are missing from {tmp_path / 'maps'}, e.g. {tmp_path / 'maps' / ids[3]}.npy" in said
+    (folder / 'localization.txt').write_text((folder / 'localization.txt').read_text() + 'test/c0/0000.jpg,1,2,3,4\n')
+    assert 'localization.txt: mixes box lines' in cli_error('--metadata', folder, '--cams', tmp_path / 'maps')
+
+
+def test_help_lists_the_plugin_command(capsys):
+    with pytest.raises(SystemExit): main(['--help'])
+    assert 'evaluate-cams' in capsys.readouterr().out
