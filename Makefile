@@ -53,12 +53,12 @@ docs: $(STAMP)  ## the site from the notebooks as they are -> _build/html/index.
 	$(SPHINX) _build/html
 	@echo "site: _build/html/index.html"
 
-check-site: $(STAMP)  ## the site with a local MathJax, every page opened in headless Chromium; screenshots -> out/screenshots
+check-site: docs  ## the site of `make docs` (a copy, MathJax served locally), every page opened in headless Chromium; screenshots -> out/screenshots
 	npm install --silent --no-audit --no-fund --prefix build/mathjax mathjax@3
 	rm -rf build/site
-	DFM_DOCS_MATHJAX=mathjax/tex-mml-chtml.js $(SPHINX) build/site
+	cp -r _build/html build/site
 	cp -r build/mathjax/node_modules/mathjax/es5 build/site/_static/mathjax
-	$(BIN)/python docs/check_site.py build/site --shots out/screenshots index 04_dfm 40_explorer
+	$(BIN)/python docs/check_site.py build/site --mathjax _static/mathjax/tex-mml-chtml.js --shots out/screenshots index 04_dfm 40_explorer
 
 README_RUNS := out/readme
 readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 on the toy set, seed 0 -> nbs/images/cam_vs_dfm.png

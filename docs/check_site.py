@@ -2,15 +2,17 @@
 
     python docs/check_site.py _build/html                               # every page; exit 1 if anything is broken
     python docs/check_site.py _build/html --shots out/screenshots index 40_explorer   # and full-page screenshots of these
+    python docs/check_site.py build/site --mathjax _static/mathjax/tex-mml-chtml.js    # a copy, MathJax served from it
 
 For each page: requests to the site itself that failed (a missing page, image, script or
 style), images of the site that did not load, MathJax errors (red "Math input error" boxes, when MathJax
-could load: the default is a CDN, so offline builds pass `DFM_DOCS_MATHJAX`, see `make
-check-site`), and errors in the browser console. Requests to other hosts are counted, not
+could load: the site loads it from a CDN, so offline checks point the pages of a copy at a local
+MathJax with `--mathjax`, see `make check-site`), and errors in the browser console. Requests to other hosts are counted, not
 failed: this machine has no internet, a reader does.
 """
 import argparse
 import functools
+import re
 import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,7 @@ from playwright.sync_api import sync_playwright
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync']
 SKIP = {'genindex', 'search', 'py-modindex'}             # Sphinx's generated index pages
+CDN_MATHJAX = re.compile(r'src="https://cdn\.jsdelivr\.net/npm/mathjax@[^"]*"')   # Sphinx's default mathjax_path
 
 
 class Quiet(SimpleHTTPRequestHandler):
@@ -37,6 +40,17 @@ def serve(folder):
 def launch(playwright, executable='/usr/bin/chromium'):
     "Debian's Chromium, headless, with the flags this machine's closed network needs."
     return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+
+
+def use_local_mathjax(site, script):
+    "Point every page of `site` that loads MathJax from the CDN at `script` (a path inside the site); returns how many."
+    changed = 0
+    for page in Path(site).glob('*.html'):
+        html, n = CDN_MATHJAX.subn(f'src="{script}"', page.read_text())
+        if n: page.write_text(html); changed += 1
+    if not changed: raise SystemExit(f"no page of {site} loads MathJax from the CDN: nothing to point at {script}")
+    if not (Path(site) / script).is_file(): raise SystemExit(f"{Path(site) / script} does not exist: copy MathJax there first")
+    return changed
 
 
 def check_page(page, url):
@@ -91,7 +105,9 @@ def main():
     ap.add_argument('site', help='the built site, e.g. _build/html')
     ap.add_argument('pages', nargs='*', help='pages to screenshot (names without .html)')
     ap.add_argument('--shots', help='folder for the screenshots')
+    ap.add_argument('--mathjax', help="load MathJax from this path inside the site (rewrites the pages: use a copy)")
     args = ap.parse_intermixed_args()                # pages may come after --shots
+    if args.mathjax: print(f"{use_local_mathjax(args.site, args.mathjax)} pages load MathJax from {args.mathjax}")
     problems = check_site(args.site, args.shots, args.pages)
     print(f'\n{problems} broken' + (f'; screenshots in {args.shots}' if args.shots else ''))
     sys.exit(1 if problems else 0)

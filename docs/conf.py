@@ -10,7 +10,6 @@ page or anchor that does not exist and a lesson named in prose that does not exi
 import fnmatch
 import importlib
 import inspect
-import os
 import re
 from pathlib import Path
 
@@ -34,7 +33,6 @@ myst_heading_anchors = 3                         # `page.ipynb#a-heading` links 
 default_role = 'literal'                         # docstrings write code in single backticks, as nbdev does
 autodoc_member_order = 'bysource'
 add_module_names = False
-if os.environ.get('DFM_DOCS_MATHJAX'): mathjax_path = os.environ['DFM_DOCS_MATHJAX']   # a local copy, for offline checks
 
 html_theme = 'sphinx_book_theme'
 html_title = 'dfm-tutorial'

@@ -31,9 +31,13 @@ def free_port():
 
 @pytest.fixture
 def lab(tmp_path):
-    "JupyterLab on 127.0.0.1 over a copy of lesson 40 in a folder laid out like the repository (nbs/ beside data/, out/)."
+    """JupyterLab on 127.0.0.1 over a copy of lesson 40 in a folder laid out like the repository (nbs/ beside data/, out/);
+    data/ and out/ are the repository's, so the lesson reads the toy runs `make demo` (or an earlier lesson) left there."""
     (tmp_path / 'nbs').mkdir()
     shutil.copy(ROOT / 'nbs' / '40_explorer.ipynb', tmp_path / 'nbs')
+    for shared in ('data', 'out'):
+        (ROOT / shared).mkdir(exist_ok=True)
+        (tmp_path / shared).symlink_to(ROOT / shared)
     port, home = free_port(), tmp_path / 'home'
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home / 'config'), 'JUPYTER_RUNTIME_DIR': str(home / 'runtime'), 'MPLBACKEND': 'Agg'}
     server = subprocess.Popen(
