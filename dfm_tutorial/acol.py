@@ -34,8 +34,8 @@ class ACoLModel(WSOLModel):
     def __init__(self, features, channels, num_classes, arch='', new=('fc',),
                  threshold:float=0.7,    # δ: erase where head A's normalised class map is ≥ δ
                  width:int=None,         # channels of the heads' 3 × 3 convs (None: 1024, or `channels` when below 512)
-                 smooth:bool=True):      # 3 × 3 average of the feature map before the heads, as wsolevaluation's VGG ACoL
-        nn.Module.__init__(self)                                           # not WSOLModel's: ACoL has no fc, its heads classify
+                 smooth:bool=True):    # 3 × 3 average of the feature map before the heads, as wsolevaluation's VGG ACoL
+        nn.Module.__init__(self)                                   # not WSOLModel's: ACoL has no fc, its heads classify
         self.threshold = check_range('threshold', threshold, 0, 1, low_open=True)
         width = (1024 if channels >= 512 else channels) if width is None else width
         if not isinstance(width, int) or width < 1: raise ValueError(f"width must be a positive integer, got {width!r}")

@@ -9,6 +9,7 @@ __all__ = ['check_feature_map', 'check_range', 'check_choice', 'blob_feature_map
            'channel_attention', 'position_attention', 'enhancement_map']
 
 # %% ../nbs/01_attention.ipynb #9e605fe3
+import math, numbers
 import torch
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
@@ -23,7 +24,10 @@ def check_feature_map(x, name='x'):
 
 # %% ../nbs/01_attention.ipynb #6bec0d4e
 def check_range(name, value, low=None, high=None, low_open=False, high_open=False):
-    "Raise a `ValueError` naming `name` unless `low (<|<=) value (<|<=) high`."
+    "Raise a `ValueError` naming `name` unless `value` is a finite number (no bool) and `low (<|<=) value (<|<=) high`."
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):     # True would pass as 1, 'x' would not compare
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value): raise ValueError(f"{name} must be a finite number, got {value}")
     lo_ok = low is None or (value > low if low_open else value >= low)
     hi_ok = high is None or (value < high if high_open else value <= high)
     if lo_ok and hi_ok: return value

@@ -31,7 +31,9 @@ def read_config(name):
     if not path.is_file(): path = CONFIGS / f'{name}.toml'
     if not path.is_file():
         raise FileNotFoundError(f"no config {name!r}: give a .toml path or one of {sorted(p.stem for p in CONFIGS.glob('*.toml'))}")
-    return tomllib.loads(path.read_text())
+    try: return tomllib.loads(path.read_text(encoding='utf-8'))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid TOML: {e}") from None
 
 def parse_override(item):
     "`key=value` with the value read as TOML (a bare word stays a string)."
@@ -172,9 +174,15 @@ def demo(out='out/demo', data='data/toy', methods=METHODS, seeds=(0,), progress=
     """Train each method on the toy set (generated if missing) for each seed; print the table with each method's paired
     interval against CAM and the reference rows; write `out/demo_cams.png` if `gallery`. Returns `{method: [results]}`."""
     from dfm_tutorial.toy import make_toy_dataset
+    common = dict(data=str(data), cache_dir=str(Path(out) / 'cache'), **overrides)
+    for m in methods:                                                  # every value checked before anything is written
+        make_config('toy', [f'{k}={toml_value(v)}' for k, v in {**common, 'method': m}.items()]).check_values()
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds must be integers, got {seeds}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise NotADirectoryError(f"out={out} is a file: choose a folder for the runs")
     make_toy_dataset(data, progress=progress)
     t0 = time.perf_counter()
-    common = dict(data=str(data), cache_dir=str(Path(out) / 'cache'), **overrides)
     results = run_grid({m: {'method': m} for m in methods}, out, seeds, progress, **common)
     ref_cfg = make_config('toy', [f'{k}={toml_value(v)}' for k, v in {**common, 'progress': False}.items()])
     refs = reference_results(ref_cfg)
@@ -222,13 +230,13 @@ def main(argv=None):
         elif args.command == 'evaluate':
             ck = load_checkpoint(args.checkpoint)
             model, _ = model_from_checkpoint(ck)
-            cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})   # e.g. another split
-            cfg.check()                                                    # the same checks as train: eval_size=0 stops here
+            cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})  # e.g. another split
+            cfg.check()                                               # the same checks as train: eval_size=0 stops here
             device = pick_device(cfg.device)
             print(json.dumps(evaluate(model.to(device), make_loaders(cfg)[1], device, cfg.amp), indent=1, default=str))
         elif args.command == 'demo':
             demo(args.out, args.data, args.methods, seeds=args.seeds, epochs=args.epochs)
         else:
             plugins[args.command].run(args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as err:
+    except (ValueError, OSError, FloatingPointError, ImportError) as err:  # OSError: missing file, full disk, bad image
         sys.exit(f"dfm-tutorial {args.command}: {err}")

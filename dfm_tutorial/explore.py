@@ -35,7 +35,7 @@ def load_split(root, split:str='test', size:int=64):
 class LiveFigure:
     "A matplotlib figure shown as a PNG in an `ipywidgets.Image` under its `controls`; `refresh()` redraws it in place."
     def __init__(self, fig:Figure, controls:widgets.Widget, alt:str='figure',
-                 dynamic=()):                         # artists that change on a refresh; the rest is drawn once and cached
+                 dynamic=()):                      # artists that change on a refresh; the rest is drawn once and cached
         if not isinstance(fig, Figure): raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
         self.fig, self.alt, self.dynamic, self.background = fig, alt, list(dynamic), None
         FigureCanvasAgg(fig)                           # drawn here only: pyplot never sees it, so no second inline copy
@@ -52,7 +52,7 @@ class LiveFigure:
         for artist in self.dynamic: self.fig.draw_artist(artist)
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]                    # (H, W, 3) uint8
         buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, format='png', compress_level=1)   # a fast zlib level: the PNG never leaves the machine
+        Image.fromarray(rgb).save(buf, format='png', compress_level=1)  # a fast zlib level: the PNG never leaves the machine
         return buf.getvalue()
 
     def refresh(self, full:bool=False): self.image.value = self.png(full)
@@ -204,7 +204,7 @@ class DFMExplorer(_Explorer):
         if t is not None:
             a = _spatial(t, shape)
             im.set_data(a); im.set_clim(*_limits(a, low, high))
-        im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)   # a fixed y skips matplotlib's title placement
+        im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)  # a fixed y skips matplotlib's title placement
 
     def _draw(self, x, m, v):
         shape, (c, h, w) = x.shape, x.shape[1:]
@@ -256,7 +256,7 @@ class CAMExplorer(_Explorer):
     "A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the ground truth, IoU."
     def __init__(self, cams:dict, images, gt_boxes,
                  threshold:float=0.2,                 # where the slider starts (the paper's protocol)
-                 thresholds=None,                     # the grid of the IoU and accuracy curves; default 0, 0.01, ..., 0.99
+                 thresholds=None,                  # the grid of the IoU and accuracy curves; default 0, 0.01, ..., 0.99
                  iou:float=0.5):                      # the IoU a box needs to count as correct
         if not cams: raise ValueError("cams must map at least one method name to (n, h, w) CAMs")
         self.cams = {k: check_maps(v, f'cams[{k!r}]') for k, v in cams.items()}

@@ -33,7 +33,7 @@ class BoxEvaluator:
                  max_box_acc_v1:bool=True,         # also the largest-contour curve (slower: areas, some OpenCV calls)
                  cam_class:str='gt',               # whose CAMs are passed in: 'gt' (the protocol) or 'top1'
                  topk:int=5,                       # k of Top-k Loc
-                 per_image:bool=False):            # also keep each image's hits, for `box_scores` and `paired_bootstrap`
+                 per_image:bool=False):           # also keep each image's hits, for `box_scores` and `paired_bootstrap`
         self.thresholds = check_thresholds(cam_thresholds)
         self.ious = [int(check_range('iou_thresholds', d, 0, 100, low_open=True)) for d in iou_thresholds]
         if not self.ious: raise ValueError("iou_thresholds must not be empty")
@@ -64,7 +64,7 @@ class BoxEvaluator:
                 raise ValueError(f"logits must be finite: {bad} of {n} images have NaN or inf logits (a diverged model?)")
             if labels.min() < 0 or labels.max() >= logits.shape[1]:
                 raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values in [{labels.min()}, {labels.max()}]")
-        th = np.append(self.thresholds, self.fixed)                     # the fixed threshold rides along as the last one
+        th = np.append(self.thresholds, self.fixed)                    # the fixed threshold rides along as the last one
         single_at = np.zeros(len(th), bool); single_at[-1] = True
         if self.v1: single_at[:] = True
         multi, single = box_ious(cams, th, gt_boxes, single=single_at, name='cams')   # (n, T + 1) each; checks the cams
@@ -130,7 +130,8 @@ class BoxEvaluator:
         return res
 
 # %% ../nbs/08_metrics.ipynb #bth01cd
-def best_cam_thresholds(maps, gt_boxes, iou_thresholds=(30, 50, 70), multi=True, cam_thresholds=WSOL_THRESHOLDS):
+def best_cam_thresholds(maps, gt_boxes, iou_thresholds=(30, 50, 70), multi=True,
+                        cam_thresholds:np.ndarray=WSOL_THRESHOLDS):
     """The CAM threshold of highest BoxAcc on held-out `maps` and their boxes, `{δ: t}` for `maps_to_boxes`: per IoU
     threshold δ with all contours (MaxBoxAccV2's rule), or for δ = 50 with the largest contour (`multi=False`)."""
     ev = BoxEvaluator(cam_thresholds, iou_thresholds, max_box_acc_v1=not multi).accumulate(maps, gt_boxes)
@@ -192,7 +193,7 @@ def box_scores(records, weights=None, metrics=None):
     total = w.sum(1)                                                          # (B,)
     out = {'gt_known_loc': 100 * (w @ located) / total}
     if metrics is None or 'max_box_acc_v2' in metrics:                       # the costly part: skipped when not asked
-        box_acc = np.stack([w @ h.astype(np.float32) for h in hits]) / total[None, :, None]   # BoxAcc_b(δ, t): (D, B, T)
+        box_acc = np.stack([w @ h.astype(np.float32) for h in hits]) / total[None, :, None]  # BoxAcc_b(δ, t): (D, B, T)
         out['max_box_acc_v2'] = 100 * box_acc.max(2).mean(0)
     if 'top1' in records:
         out['top1_loc'] = 100 * (w @ (located & records['top1'])) / total

@@ -217,8 +217,8 @@ def _check_maps_exist(cams, ids):
                                 + ', '.join(str(p) for p in missing[:3])
                                 + " (wsolevaluation names them <image id>.npy)")
 
-def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds=WSOL_THRESHOLDS, iou_thresholds=(30, 50, 70),
-                     indices=None, batch_size=64, workers=4, progress=True):
+def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_THRESHOLDS,
+                     iou_thresholds=(30, 50, 70), indices=None, batch_size=64, workers=4, progress=True):
     """Score a folder of saved score maps (`<cams>/<image id>.npy`) against `meta`, `batch_size` maps at a time:
     MaxBoxAccV2, MaxBoxAcc and the best thresholds where `meta` has boxes, PxAP where it lists masks (in `mask_dir`)."""
     cams = Path(cams)

@@ -9,7 +9,7 @@ __all__ = ['SMOKE_OVERRIDES', 'SMOKE_ROWS', 'PAPER_TABLE3', 'BACKBONES', 'TABLE3
 
 # %% ../nbs/30_cub.ipynb #a696dced
 SMOKE_OVERRIDES = dict(weights='', resize=72, crop=64, eval_size=64, epochs=1, batch_size=8, workers=0, amp='none', device='cpu')
-SMOKE_ROWS = (('resnet50', 'dfm'), ('resnet101', 'cam'), ('vgg16', 'acol'), ('mobilenetv1', 'has'), ('mobilenetv1', 'adl'))   # every backbone, every method
+SMOKE_ROWS = (('resnet50', 'dfm'), ('resnet101', 'cam'), ('vgg16', 'acol'), ('mobilenetv1', 'has'), ('mobilenetv1', 'adl'))  # every backbone, every method
 
 # %% ../nbs/30_cub.ipynb #2e720905
 PAPER_TABLE3 = {  # (backbone, method): {dataset: (Top-1 Clas, Top-1 Loc)}, from the paper's Table 3

@@ -159,6 +159,10 @@ def make_toy_dataset(root, num_classes=5, train_per_class=80, test_per_class=20,
     if marker.exists() and json.loads(marker.read_text()) == params:
         if progress: print(f"toy dataset already at {root} (same arguments): nothing to do")
         return root
+    if root.exists() and not root.is_dir(): raise NotADirectoryError(f"{root} is a file, not a folder for the toy set")
+    if root.exists() and any(root.iterdir()) and not marker.exists():    # never draw over a dataset we did not make
+        raise FileExistsError(f"{root} holds files that are not a toy set made by dfm-tutorial (no toy.json): "
+                              "choose an empty or new folder for the toy set")
     names = [f"{k + 1:03d}.{c}" for k, c in enumerate(list(HEAD_COLOURS)[:num_classes])]
     per_class = train_per_class + test_per_class
     labels = np.repeat(np.arange(num_classes), per_class)

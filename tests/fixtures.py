@@ -10,16 +10,27 @@ from dfm_tutorial.toy import draw_toy_birds, make_toy_dataset
 
 
 class RangeHandler(SimpleHTTPRequestHandler):
-    "Serves files with single-range `Range` support; `drop`: the first transfer of each file stops half-way; `ranges=False` ignores Range."
-    drop, ranges, dropped, requests = False, True, None, None
+    """Serves files with single-range `Range` support (206 with Content-Range, as RFC 9110 asks); `drop`: the first
+    transfer of each file stops half-way; `ranges=False` ignores Range (200, whole file); `lying`: '206-from-0' answers a
+    range with the whole file as a 206, '416' refuses every range with a short error body."""
+    drop, ranges, lying, dropped, requests = False, True, None, None, None
     def log_message(self, *args): pass
     def do_GET(self):
         self.requests.append(self.headers['Range'])
         path = Path(self.translate_path(self.path))
         if not path.is_file(): return self.send_error(404)
         data = path.read_bytes()
-        start = int(self.headers['Range'].split('=')[1].split('-')[0]) if self.headers['Range'] and self.ranges else 0
-        self.send_response(206 if start else 200)
+        asked = int(self.headers['Range'].split('=')[1].split('-')[0]) if self.headers['Range'] else 0
+        if asked and self.lying == '416':
+            body = b'{"error": "requested range not satisfiable", "detail": "try again later"}\n'
+            self.send_response(416)
+            self.send_header('Content-Range', f'bytes */{len(data)}')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
+        start = asked if self.ranges and self.lying != '206-from-0' else 0
+        self.send_response(206 if asked and self.ranges else 200)
+        if asked and self.ranges: self.send_header('Content-Range', f'bytes {start}-{len(data) - 1}/{len(data)}')
         self.send_header('Content-Length', str(len(data) - start))
         self.end_headers()
         body = data[start:]
@@ -31,9 +42,10 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 class Server:
     "A `RangeHandler` server for `folder` on 127.0.0.1 in a background thread (use as a context manager)."
-    def __init__(self, folder, drop=False, ranges=True):
+    def __init__(self, folder, drop=False, ranges=True, lying=None):
         self.requests = []
-        handler = type('Handler', (RangeHandler,), dict(drop=drop, ranges=ranges, dropped=set(), requests=self.requests))
+        handler = type('Handler', (RangeHandler,), dict(drop=drop, ranges=ranges, lying=lying, dropped=set(),
+                                                        requests=self.requests))
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(handler, directory=str(folder)))
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
     def url(self, name): return f"http://127.0.0.1:{self.httpd.server_port}/{name}"

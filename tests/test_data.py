@@ -163,3 +163,56 @@ def test_cache_loader_with_workers(cub, tmp_path):
         data.CacheLoader(cache, 0)
     with pytest.raises(ValueError, match="num_workers must be >= 0, got -1"):
         data.CacheLoader(cache, 4, num_workers=-1)
+
+
+def test_sixteen_bit_png_keeps_its_gray_levels(tmp_path):
+    "PIL's convert('RGB') clips 16-bit gray to white; load_rgb scales it (x / 257) like an 8-bit image of the same scene."
+    eight = np.random.default_rng(0).integers(0, 256, (32, 48)).astype(np.uint8)
+    Image.fromarray(eight).save(tmp_path / 'eight.png')
+    Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / 'wide.png')     # the same picture at 16 bits
+    assert Image.open(tmp_path / 'wide.png').mode.startswith('I')
+    wide, narrow = (np.asarray(data.load_rgb(tmp_path / f'{n}.png')) for n in ('wide', 'eight'))
+    assert wide.shape == (32, 48, 3) and np.array_equal(wide, narrow)
+
+
+def test_zero_byte_and_bomb_images_name_the_file(cub, monkeypatch):
+    (cub / 'images/001.Crimson/Crimson_0006.jpg').write_bytes(b'')
+    with pytest.raises(BadImageError, match=r"cannot decode .*Crimson_0006.jpg .*on_bad_image=\"skip\" on the command line"):
+        WSOLDataset(cub, 'test')[0]
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 100)                      # any real image is a "bomb" now
+    with pytest.raises(BadImageError, match=r"Crimson_0007.jpg \(images.txt line 8\) is larger than Pillow's limit"):
+        WSOLDataset(cub, 'test')[1]
+
+
+def test_empty_metadata_leaves_no_cache_that_looks_complete(cub, tmp_path):
+    for name in ('images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'bounding_boxes.txt'):
+        (cub / name).write_text('')
+    with pytest.raises(ValueError, match="the test split of .* has no images: are its metadata files empty"):
+        build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
+    assert not (tmp_path / 'c' / 'meta.json').exists()
+
+
+def test_cache_is_complete_only_when_meta_json_is_written(cub, tmp_path, monkeypatch):
+    "A build killed after the images and before meta.json is not taken for a finished cache; the next build finishes it."
+    real = data.write_text_atomic
+    def killed(path, text): raise KeyboardInterrupt                          # the kill: just before the last file
+    monkeypatch.setattr(data, 'write_text_atomic', killed)
+    with pytest.raises(KeyboardInterrupt): build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
+    with pytest.raises(FileNotFoundError, match="not a finished cache"): ImageCache(tmp_path / 'c')
+    monkeypatch.setattr(data, 'write_text_atomic', real)
+    cache = ImageCache(build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False))
+    assert len(cache) == 6
+
+
+def test_box_outside_its_image_is_refused(cub, tmp_path):
+    edit(cub / 'bounding_boxes.txt', 7, '7 60.0 2.0 40.0 10.0')                # image 7 is 64 × 64: x + w = 100
+    with pytest.raises(MetadataError, match=r"a box \(60, 2, 100, 12\) lies outside its 64 × 64 image: .*images.txt line 7"):
+        build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
+    with pytest.raises(MetadataError, match=r"lies outside its 64 × 64 image"):
+        WSOLDataset(cub, 'test')[0]
+
+
+def test_metadata_that_is_not_utf8_names_the_line(cub):
+    with open(cub / 'images.txt', 'ab') as f: f.write('99 001.Crimson/Gro\u00df.jpg\n'.encode('latin-1'))
+    with pytest.raises(MetadataError, match=r"images.txt:25: not UTF-8 text"):
+        read_cub_metadata(cub)

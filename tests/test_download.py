@@ -182,3 +182,78 @@ def test_data_scripts_end_to_end(tmp_path):
     assert (tmp_path / 'cache/meta.json').exists()
     err = subprocess.run([sys.executable, 'data_scripts/prepare_ilsvrc.py', tmp_path / 'i', '--train', 'x.tar'], capture_output=True, text=True)
     assert err.returncode != 0 and 'missing: val, devkit, val_boxes' in err.stderr
+
+
+def test_a_206_that_ignores_the_range_is_not_appended(tmp_path):
+    "A server that answers `Range: bytes=1000-` with the whole file as a 206: the download starts over, no bytes twice."
+    tgz = cub_tarball(tmp_path)
+    data = tgz.read_bytes()
+    (tmp_path / 'got.tgz.part').write_bytes(data[:1000])
+    with Server(tgz.parent, lying='206-from-0') as server:
+        download(server.url(tgz.name), tmp_path / 'got.tgz', md5=None, backoff=0, progress=False)
+    assert (tmp_path / 'got.tgz').read_bytes() == data and server.requests == ['bytes=1000-', None]
+
+
+def test_a_416_error_body_never_becomes_the_file(tmp_path):
+    tgz = cub_tarball(tmp_path)
+    data = tgz.read_bytes()
+    (tmp_path / 'got.tgz.part').write_bytes(data[:1000])                     # not the whole file: 416 must not end it
+    with Server(tgz.parent, lying='416') as server:
+        download(server.url(tgz.name), tmp_path / 'got.tgz', md5=None, backoff=0, progress=False)
+    assert (tmp_path / 'got.tgz').read_bytes() == data and server.requests == ['bytes=1000-', None]
+    (tmp_path / 'again.tgz.part').write_bytes(data)                          # the whole file: 416 says it is complete
+    with Server(tgz.parent, lying='416') as server:
+        download(server.url(tgz.name), tmp_path / 'again.tgz', md5=None, backoff=0, progress=False)
+    assert (tmp_path / 'again.tgz').read_bytes() == data and server.requests == [f'bytes={len(data)}-']
+
+
+def test_download_to_a_folder_is_refused(tmp_path):
+    (tmp_path / 'data').mkdir()
+    with pytest.raises(IsADirectoryError, match=r"is a folder: give a file path to download to, e.g. .*data/x.tgz"):
+        download('http://127.0.0.1:9/x.tgz', tmp_path / 'data')
+
+
+def tar_of(path, members):
+    "A tar at `path` of `{name: bytes}`."
+    with tarfile.open(path, 'w') as tar:
+        for name, data in members.items(): add_bytes(tar, name, data)
+    return path
+
+
+def test_empty_member_name_is_refused_and_leaves_nothing(tmp_path):
+    tar = tar_of(tmp_path / 'e.tar', {'ok.txt': b'ok', '': b'x'})
+    with pytest.raises(UnsafeArchiveError, match="a member has an empty name"):
+        safe_extract(tar, tmp_path / 'out', progress=False)
+    assert list((tmp_path / 'out').iterdir()) == []                          # no .extracting-e.tar left behind
+    safe_extract(tar_of(tmp_path / 'f.tar', {'ok.txt': b'ok'}), tmp_path / 'out', progress=False)   # later ones work
+    assert (tmp_path / 'out/ok.txt').read_bytes() == b'ok'
+
+
+def test_colon_in_a_name_is_a_plain_name_on_posix(tmp_path):
+    out = safe_extract(tar_of(tmp_path / 'c.tar', {'x:y.txt': b'1'}), tmp_path / 'out', progress=False)
+    assert (out / 'x:y.txt').read_bytes() == b'1'
+    with pytest.raises(UnsafeArchiveError, match=r"member 'C:/evil.txt' has an absolute path"):
+        safe_extract(tar_of(tmp_path / 'd.tar', {'C:/evil.txt': b'!'}), tmp_path / 'out2', progress=False)
+
+
+def test_extraction_is_capped(tmp_path):
+    tar = tar_of(tmp_path / 'big.tar', {'a.bin': bytes(600), 'b.bin': bytes(600)})
+    with pytest.raises(UnsafeArchiveError, match=r"expands to more than max_bytes=1,000 bytes: refused"):
+        safe_extract(tar, tmp_path / 'out', progress=False, max_bytes=1000)
+    assert list((tmp_path / 'out').iterdir()) == []
+
+
+def test_truncated_archive_names_itself(tmp_path):
+    tgz = cub_tarball(tmp_path)
+    cut = tmp_path / 'cut.tgz'
+    cut.write_bytes(tgz.read_bytes()[: tgz.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"cut.tgz is damaged or truncated .*download it again"):
+        safe_extract(cut, tmp_path / 'out', progress=False)
+    assert list((tmp_path / 'out').iterdir()) == []
+
+
+def test_prepare_cub_on_another_archive_leaves_nothing(tmp_path):
+    other = tar_of(tmp_path / 'other.tgz', {'CUB_200_2011/readme.txt': b'not birds', 'notes.txt': b'x'})
+    with pytest.raises(ValueError, match=r"other.tgz is not CUB-200-2011: .*images.txt"):
+        prepare_cub(tmp_path / 'data', archive=other, md5=None, progress=False)
+    assert list((tmp_path / 'data').iterdir()) == []                         # no CUB_200_2011/ behind

@@ -143,3 +143,108 @@ def test_evaluate_checks_its_overrides(toy, tmp_path):
     assert in_process(*tiny_run(toy, tmp_path / 'run')) is None
     said = in_process('evaluate', tmp_path / 'run' / 'last.pt', 'eval_size=0')
     assert said == "dfm-tutorial evaluate: eval_size must be >= 1, got 0", said
+
+
+def test_a_kill_before_the_metrics_line_loses_nothing(toy, tmp_path):
+    "last.pt holds every finished epoch's row: a run killed after the checkpoint and before metrics.jsonl gets it back."
+    whole, cut = tmp_path / 'whole', tmp_path / 'cut'
+    assert in_process(*tiny_run(toy, whole, 'epochs=2')) is None
+    assert in_process(*tiny_run(toy, cut, 'epochs=2')) is None
+    (cut / 'final.json').unlink()                                         # as if killed after epoch 2's checkpoint ...
+    lines = (cut / 'metrics.jsonl').read_text().splitlines()
+    (cut / 'metrics.jsonl').write_text(lines[0] + '\n{"epoch": 2, "train_lo')   # ... half-way through the line
+    assert in_process(*tiny_run(toy, cut, 'epochs=2', 'resume=true')) is None
+    assert metric_lines(cut) == metric_lines(whole)
+
+
+def test_metrics_are_written_atomically(tmp_path, monkeypatch):
+    from pathlib import Path
+    from dfm_tutorial.train import write_metrics
+    path = tmp_path / 'metrics.jsonl'
+    write_metrics(path, [{'epoch': 1}])
+    def killed(self, target): raise KeyboardInterrupt                     # a kill between the write and the rename
+    monkeypatch.setattr(Path, 'replace', killed)
+    with pytest.raises(KeyboardInterrupt): write_metrics(path, [{'epoch': 1}, {'epoch': 2}])
+    assert path.read_text() == '{"epoch": 1}\n'                           # the old file, whole
+
+
+@pytest.mark.parametrize('content, says', [
+    (b'', 'is empty (0 bytes): not a checkpoint'),
+    (b'PK\x03\x04 truncated', 'is not a readable checkpoint (truncated or not made by torch.save)'),
+])
+def test_bad_checkpoint_files_name_themselves(tmp_path, content, says):
+    (tmp_path / 'last.pt').write_bytes(content)
+    said = in_process('evaluate', tmp_path / 'last.pt')
+    assert said.startswith(f"dfm-tutorial evaluate: {tmp_path / 'last.pt'} ") and says in said, said
+
+
+def test_foreign_checkpoints_are_refused_in_one_line(toy, tmp_path):
+    torch.save({'model': {}}, tmp_path / 'other.pt')
+    said = in_process('evaluate', tmp_path / 'other.pt')
+    assert "is not a dfm-tutorial training checkpoint: it has no config, optimizer" in said, said
+    assert in_process(*tiny_run(toy, tmp_path / 'run')) is None
+    ck = torch.load(tmp_path / 'run' / 'last.pt', weights_only=False)
+    ck['config']['arch'] = 'resnet50'                                     # weights of the toy net, config of a ResNet
+    torch.save(ck, tmp_path / 'mixed.pt')
+    said = in_process('evaluate', tmp_path / 'mixed.pt')
+    assert "the checkpoint's weights do not fit the resnet50 / cam model of its config:" in said, said
+    assert said.count('\n') == 0 and len(said) < 400
+
+
+def test_out_folder_that_cannot_be_used(toy, tmp_path):
+    (tmp_path / 'file').write_text('mine')
+    assert in_process(*tiny_run(toy, tmp_path / 'file')) == f"dfm-tutorial train: out={tmp_path / 'file'} is a file: choose a folder for the run"
+    assert (tmp_path / 'file').read_text() == 'mine'
+    ro = tmp_path / 'ro'
+    ro.mkdir(); ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK): pytest.skip("running as a user who may write anywhere (root): no read-only folder")
+        assert "is not writable" in in_process(*tiny_run(toy, ro / 'run')) or "cannot create the run folder" in \
+            in_process(*tiny_run(toy, ro / 'run'))
+    finally: ro.chmod(0o700)
+
+
+def test_full_disk_keeps_the_last_checkpoint(toy, tmp_path, monkeypatch):
+    "A checkpoint that cannot be written (ENOSPC) leaves the previous last.pt whole and no .tmp behind."
+    import errno
+    import dfm_tutorial.train as train_module
+    out = tmp_path / 'run'
+    assert in_process(*tiny_run(toy, out)) is None
+    before = (out / 'last.pt').read_bytes()
+    real = torch.save
+    def full(obj, f, *a, **kw):
+        real(obj, f, *a, **kw)                                            # part of the file is written ...
+        raise OSError(errno.ENOSPC, 'No space left on device')             # ... then the disk is full
+    monkeypatch.setattr(train_module.torch, 'save', full)
+    said = in_process(*tiny_run(toy, out, 'seed=1'))                      # a new run in the same folder
+    assert "could not write" in said and "No space left on device" in said and "the previous one is kept" in said, said
+    assert (out / 'last.pt').read_bytes() == before and not (out / 'last.pt.tmp').exists()
+
+
+def test_invalid_toml_config_names_the_file(tmp_path):
+    (tmp_path / 'mine.toml').write_text('epochs = 8\nlr = \n')
+    said = in_process('train', '--config', tmp_path / 'mine.toml')
+    assert said.startswith(f"dfm-tutorial train: {tmp_path / 'mine.toml'} is not valid TOML: "), said
+
+
+def test_on_bad_image_is_a_config_key(toy, tmp_path):
+    import shutil
+    data = tmp_path / 'toy'
+    shutil.copytree(toy, data)
+    (data / 'images/001.Crimson/Crimson_0000.jpg').write_bytes(b'')       # a 0-byte training image
+    said = in_process(*tiny_run(data, tmp_path / 'a'))
+    assert "Crimson_0000.jpg" in said and 'on_bad_image="skip" on the command line' in said, said
+    assert in_process(*tiny_run(data, tmp_path / 'b', 'on_bad_image="skip"')) is None
+    assert in_process(*tiny_run(data, tmp_path / 'c', 'on_bad_image="ignore"')) == \
+        "dfm-tutorial train: on_bad_image must be one of ('raise', 'skip'), got 'ignore'"
+
+
+@pytest.mark.parametrize('override, message', [
+    ('options={alpha=true}', "alpha must be a number, got True"),
+    ('options={mu=inf}', "mu must be a finite number, got inf"),
+    ('positions="block3"', "positions must be a list, got 'block3'"),            # the type check, before the model
+])
+def test_dfm_values_that_were_silently_accepted(toy, tmp_path, override, message):
+    said = in_process('train', f'data="{toy}"', 'num_classes=3', 'method="dfm"', f'out="{tmp_path / "run"}"', override)
+    assert said == f"dfm-tutorial train: {message}", said
+    assert not (tmp_path / 'run').exists()
