@@ -193,9 +193,10 @@ def test_foreign_checkpoints_are_refused_in_one_line(toy, tmp_path):
 
 def test_out_folder_that_cannot_be_used(toy, tmp_path):
     (tmp_path / 'file').write_text('mine')
-    assert in_process(*tiny_run(toy, tmp_path / 'file')) == f"dfm-tutorial train: out={tmp_path / 'file'} is a file: choose a folder for the run"
+    said = in_process(*tiny_run(toy, tmp_path / 'file'))
+    assert said == f"dfm-tutorial train: out={tmp_path / 'file'} is a file: choose a folder for the run", said
     assert (tmp_path / 'file').read_text() == 'mine'
-    import dfm_tutorial.train as train_module                            # root may write anywhere: ask os.access instead
+    import dfm_tutorial.train as train_module                 # root may write anywhere: make os.access say no
     (tmp_path / 'ro').mkdir()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train_module.os, 'access', lambda path, mode: False)
@@ -266,6 +267,7 @@ def test_demo_never_draws_over_a_foreign_dataset(tmp_path):
     (mine / 'images.txt').write_text('1 001.Albatross/a.jpg\n')
     said = in_process('demo', '--data', mine, '--out', tmp_path / 'out', '--methods', 'cam')
     assert "holds files that are not a toy set made by dfm-tutorial" in said, said
-    assert (mine / 'images.txt').read_text() == '1 001.Albatross/a.jpg\n' and sorted(p.name for p in mine.iterdir()) == ['images.txt']
+    assert (mine / 'images.txt').read_text() == '1 001.Albatross/a.jpg\n'
+    assert sorted(p.name for p in mine.iterdir()) == ['images.txt']
     said = in_process('demo', '--data', tmp_path / 'new', '--out', tmp_path / 'out', '--epochs', '0')
     assert said == "dfm-tutorial demo: epochs must be >= 1, got 0" and not (tmp_path / 'new').exists(), said
