@@ -18,7 +18,9 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 from .attention import check_range
-from .data import SPLITS, MetadataError, WSOLMetadata, gather_boxes, split_indices
+import torch
+from .cam import normalize_cams
+from .data import SPLITS, MetadataError, WSOLMetadata, gather_boxes, split_indices, text_lines
 from .metrics import WSOL_THRESHOLDS, BoxEvaluator, MaskEvaluator
 from .toy import write_text_atomic
 
@@ -29,14 +31,14 @@ WSOL_SIZE = 224        # wsolevaluation's _RESIZE_LENGTH: boxes, masks and score
 def _read_rows(path, forms):
     "Comma-separated fields and line numbers of each non-blank line; `forms` maps a field count to its description."
     rows, numbers = [], []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip('\n')
-            if not line.strip(): continue
-            fields = line.split(',')
-            if len(fields) not in forms:
-                raise MetadataError(f"{path}:{n}: expected '{' or '.join(forms.values())}', got {line!r}")
-            rows.append(fields); numbers.append(n)
+    for n, line in text_lines(path):                                           # a non-UTF-8 line stops with its number
+        line = line.rstrip('\n')
+        if not line.strip(): continue
+        fields = line.split(',')
+        if len(fields) not in forms:
+            raise MetadataError(f"{path}:{n}: expected '{' or '.join(forms.values())}', got {line!r}")
+        rows.append(fields)
+        numbers.append(n)
     return rows, numbers
 
 def _ints(path, n, fields, form, low=0):
@@ -162,9 +164,8 @@ def score_map_path(cams, image_id):
     return Path(cams) / f"{image_id}.npy"
 
 def normalize_score_map(cam):
-    "wsolevaluation's `normalize_scoremap`: min-max to [0, 1]; a constant map or one with NaN becomes zeros."
-    if np.isnan(cam).any() or cam.min() == cam.max(): return np.zeros_like(cam)
-    return (cam - cam.min()) / (cam - cam.min()).max()
+    "wsolevaluation's `normalize_scoremap` for one numpy map: `normalize_cams` of lesson `06_cam` (constant, NaN: zeros)."
+    return normalize_cams(torch.from_numpy(np.ascontiguousarray(cam))[None])[0].numpy()
 
 def load_score_map(path, size=WSOL_SIZE):
     """A saved score map as wsolevaluation scores it: a `size` × `size` map is taken as it is (it must lie in [0, 1]);
