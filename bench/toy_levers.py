@@ -1,10 +1,12 @@
 """What limits the toy CAM: one lever at a time from a base toy regime, CAM only, on 1,000 test birds.
 
-Each row changes one thing against the first (or, marked with +, the row it names): the image size, the toy CNN's
+The base is the first toy (64², bird_scale 0.16-0.26, toy CNN width 32, resize 72 / crop 64); the row `default` is
+today's default toy and recipe (lesson 09's constants, configs/toy.toml), which these levers chose.
+Each row changes one thing against the base (or, marked with +, the row it names): the image size, the toy CNN's
 output stride and width, the training images, the epochs, the birds' size and the body's class evidence. The columns
 are what issue 16 asks of a toy CAM: Top-1 Clas, MaxBoxAccV2, box accuracy at IoU 0.7 at its best CAM threshold (goal
 >= 20), the best CAM threshold at IoU 0.5 (a part-dominated CAM boxes the object only at a low threshold: goal <= 0.1),
-PxAP, and the seconds a run took on this machine. With `--methods`, each other method is trained on the same lever
+PxAP, and the training seconds of a run (its epochs' `train_seconds`, so a run read back keeps its time). With `--methods`, each other method is trained on the same lever
 and compared with that lever's CAM: its MaxBoxAccV2 and Top-1 Loc differences with 95 % paired bootstrap intervals.
 Runs are read back when their folder holds the same finished run.
 
@@ -14,17 +16,19 @@ Runs are read back when their folder holds the same finished run.
 """
 import argparse
 import json
-import time
 from pathlib import Path
 
-from dfm_tutorial.cli import format_interval, paired_intervals, run_grid
+from dfm_tutorial.cli import format_interval, paired_intervals, run_folder, run_grid
 from dfm_tutorial.models import METHODS
 from dfm_tutorial.toy import make_toy_dataset
 
-BASE_DATA = dict(num_classes=5, train_per_class=80, test_per_class=200)      # the shipped toy, 1,000 test birds
+BASE_DATA = dict(num_classes=5, train_per_class=80, test_per_class=200, image_size=64,
+                 bird_scale=(0.16, 0.26))                                     # the first toy, 1,000 test birds
+BASE_TRAIN = dict(resize=72, crop=64, eval_size=64, toy_width=32)            # its recipe
 BIG = dict(bird_scale=(0.28, 0.36))                                          # issue 16's larger birds
 AT96 = dict(resize=104, crop=96, eval_size=96)
-LEVERS = {                      # name: (toy arguments, training overrides)
+LEVERS = {                      # name: (toy arguments, training overrides), both against the base; None: the defaults
+    'default': None,
     'base': ({}, {}),
     'size96': ({'image_size': 96}, AT96),
     'stride8': ({}, {'toy_stride': 8}),
@@ -34,16 +38,24 @@ LEVERS = {                      # name: (toy arguments, training overrides)
     'epochs16': ({}, {'epochs': 16}),
     'big': (BIG, {}),
     'big+size96': ({**BIG, 'image_size': 96}, AT96),
+    'big+size96+width24': ({**BIG, 'image_size': 96}, {**AT96, 'toy_width': 24}),
+    'big+size96+width16': ({**BIG, 'image_size': 96}, {**AT96, 'toy_width': 16}),
     'big+size96+train400+epochs16': ({**BIG, 'image_size': 96, 'train_per_class': 400}, {**AT96, 'epochs': 16}),
     'body0': ({'body_evidence': 0.0}, {}),
 }
 
 
 def data_for(root, toy):
-    "The toy set for `toy` arguments, in a folder named after them (made once)."
-    args = {**BASE_DATA, **toy}
+    "The toy set for `toy` arguments against the base (None: the default toy), in a folder named after them (made once)."
+    if toy is None: return make_toy_dataset(Path(root) / 'data' / 'default', progress=False)
     name = '_'.join(f"{k}{v}" for k, v in sorted(toy.items())).replace(' ', '') or 'base'
-    return make_toy_dataset(Path(root) / 'data' / name, progress=False, **args)
+    return make_toy_dataset(Path(root) / 'data' / name, progress=False, **{**BASE_DATA, **toy})
+
+
+def train_seconds(runs, run, seeds):
+    "Mean over seeds of a run's training time: the sum of its epochs' `train_seconds` in `metrics.jsonl`."
+    rows = lambda s: [json.loads(l) for l in (run_folder(runs, run, s) / 'metrics.jsonl').read_text().splitlines()]
+    return sum(sum(r['train_seconds'] for r in rows(s)) for s in seeds) / len(seeds)
 
 
 def row(name, results, seconds, interval=None):
@@ -71,20 +83,20 @@ def main():
                     help='CAM is always trained: the baseline')
     a = ap.parse_args()
     runs = Path(a.out) / 'runs'
-    print('| lever | Top-1 Clas | MaxBoxAccV2 | BoxAcc IoU 0.7 | best t (IoU 0.5) | PxAP | s per run '
+    print('| lever | Top-1 Clas | MaxBoxAccV2 | BoxAcc IoU 0.7 | best t (IoU 0.5) | PxAP | train s '
           '| Δ MaxBoxAccV2 vs cam | Δ Top-1 Loc vs cam |')
     print('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for name in a.levers:
-        toy, over = LEVERS[name]
+        toy, over = LEVERS[name] or (None, {})
+        over = over if toy is None else {**BASE_TRAIN, **over}
         data = data_for(a.out, toy)
         num_classes = json.loads((data / 'toy.json').read_text())['num_classes']
         common = dict(data=str(data), num_classes=num_classes, cache_dir=str(Path(a.out) / 'cache' / data.name))
         for method in ['cam'] + [m for m in a.methods if m != 'cam']:
-            t0 = time.perf_counter()
             run = label(name, method)
             res = run_grid({run: {'method': method, **over}}, runs, a.seeds, progress=False, **common)[run]
             interval = None if method == 'cam' else paired_intervals(runs, [name, run], a.seeds, baseline=name)[run]
-            print(row(run, res, (time.perf_counter() - t0) / len(a.seeds), interval), flush=True)
+            print(row(run, res, train_seconds(runs, run, a.seeds), interval), flush=True)
 
 
 if __name__ == '__main__':

@@ -24,9 +24,10 @@ from .data import WSOLDataset, collate_items, eval_transform, normalize_batch
 from .dfm import ABLATIONS, DFM
 from .focus import focused_matrix
 from .plots import to_image
+from .toy import IMAGE_SIZE
 
 # %% ../nbs/40_explorer.ipynb #0075d45c
-def load_split(root, split:str='test', size:int=64):
+def load_split(root, split:str='test', size:int=IMAGE_SIZE):
     "All of `split` of a CUB-format dataset as one batch: `(images uint8 (n, 3, size, size), labels, boxes (n, k, 4), ids)`."
     ds = WSOLDataset(root, split, transform=eval_transform(size))
     return next(iter(DataLoader(ds, batch_size=len(ds), collate_fn=collate_items)))

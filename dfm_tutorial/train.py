@@ -26,7 +26,7 @@ from .data import (CacheLoader, ImageCache, WSOLDataset, build_cache, collate_it
                                has_masks, load_masks, normalize_batch, read_cub_metadata, shard_size, text_lines,
                                train_transform)
 from .metrics import BoxEvaluator, MaskEvaluator, save_records
-from .models import ARCHS, METHODS, TOY_STRIDES, create_wsol_model
+from .models import ARCHS, METHODS, TOY_STRIDES, TOY_WIDTH, create_wsol_model
 from .toy import write_text_atomic
 
 logger = logging.getLogger('dfm_tutorial.train')
@@ -43,9 +43,9 @@ class TrainConfig:
     num_classes: int = 5                   # must match the data's classes.txt
     loader: str = 'cache'                  # 'cache' (uint8 memmap, lesson 10) or 'pil' (decode every epoch)
     cache_dir: str = ''                    # where the caches go; default <out>/cache
-    resize: int = 72                       # training images are resized to resize², then cropped
-    crop: int = 64                         # training crop (224 for CUB / ILSVRC)
-    eval_size: int = 64                    # evaluation size (224)
+    resize: int = 104                      # training images are resized to resize², then cropped
+    crop: int = 96                         # training crop (224 for CUB / ILSVRC)
+    eval_size: int = 96                    # evaluation size (224)
     eval_split: str = 'test'               # 'val' (boxed training images) or 'test'
     val_per_class: int = 5
     on_bad_image: str = 'raise'         # an unreadable image stops the run ('raise') or is left out and logged ('skip')
@@ -55,7 +55,7 @@ class TrainConfig:
     weights: str = ''                      # '', 'imagenet', a torchvision weights name or a .pth path
     positions: list = None                 # None: the defaults of models.POSITIONS
     large_feature_map: bool = False
-    toy_width: int = 32                    # the toy CNN's width: channels of its first block (the last has 4 ×)
+    toy_width: int = TOY_WIDTH             # the toy CNN's width: channels of its first block (the last has 4 ×)
     toy_stride: int = 4                    # the toy CNN's output stride: 2, 4 or 8 (models.TOY_STRIDES)
     options: dict = field(default_factory=dict)   # options of the ADL / DFM modules, e.g. {beta = 0.8}
     # recipe

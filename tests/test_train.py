@@ -271,3 +271,15 @@ def test_demo_never_draws_over_a_foreign_dataset(tmp_path):
     assert sorted(p.name for p in mine.iterdir()) == ['images.txt']
     said = in_process('demo', '--data', tmp_path / 'new', '--out', tmp_path / 'out', '--epochs', '0')
     assert said == "dfm-tutorial demo: epochs must be >= 1, got 0" and not (tmp_path / 'new').exists(), said
+
+
+def test_train_config_defaults_are_the_toy_config():
+    "TrainConfig's docstring promises its defaults are the toy run: every recipe value of configs/toy.toml is one."
+    from dfm_tutorial.cli import CONFIGS
+    from dfm_tutorial.train import TrainConfig
+    try: import tomllib
+    except ImportError: import tomli as tomllib   # Python 3.10
+    toy = tomllib.loads((CONFIGS / 'toy.toml').read_text())
+    runtime = ('workers', 'eval_every', 'out')       # how the toy runs on a CPU, not what it computes
+    differ = {k: (v, getattr(TrainConfig(), k)) for k, v in toy.items() if k not in runtime and getattr(TrainConfig(), k) != v}
+    assert not differ, f"toy.toml value vs TrainConfig default: {differ}"
