@@ -49,8 +49,9 @@ lab: $(STAMP)  ## JupyterLab in the project's environment (ipywidgets 8 for the 
 SPHINX := $(BIN)/sphinx-build -W --keep-going -q -E -b html -c docs -d build/doctrees nbs
 
 docs: $(STAMP)  ## the site from the notebooks as they are -> _build/html/index.html; fails on a broken notebook or a dead internal link
-	rm -rf _build/html
+	rm -rf _build/html _build/html.digest
 	$(SPHINX) _build/html
+	$(BIN)/python docs/site_digest.py > _build/html.digest   # tests/test_docs.py reuses the site while this matches
 	@echo "site: _build/html/index.html"
 
 check-site: docs  ## the site of `make docs` (a copy, MathJax served locally), every page opened in headless Chromium; screenshots -> out/screenshots

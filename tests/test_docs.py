@@ -14,6 +14,9 @@ try: import tomllib
 except ImportError: import tomli as tomllib   # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'docs'))
+from site_digest import sources_digest   # noqa: E402  (docs/ is not a package)
+BUILT, BUILT_FROM = ROOT / '_build' / 'html', ROOT / '_build' / 'html.digest'    # make docs writes both
 LESSONS = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb'))
 
 
@@ -26,10 +29,28 @@ def sphinx(src, out):
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
+    "`make docs`'s site where it was built from these very sources (CI builds it before the tests), else a new build."
+    if BUILT_FROM.is_file() and BUILT_FROM.read_text().strip() == sources_digest(): return BUILT
     out = tmp_path_factory.mktemp('site') / 'html'
     done = sphinx(ROOT / 'nbs', out)
     assert done.returncode == 0, done.stderr
     return out
+
+
+def test_the_digest_changes_with_any_source(tmp_path):
+    "The reuse above is safe only if editing a notebook, a docs file or a module changes the digest."
+    for folder, name in (('nbs', 'x.ipynb'), ('docs', 'conf.py'), ('dfm_tutorial', 'cam.py')):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / name).write_text('one')
+    before = sources_digest(tmp_path)
+    for folder, name in (('nbs', 'x.ipynb'), ('docs', 'conf.py'), ('dfm_tutorial', 'cam.py')):
+        (tmp_path / folder / name).write_text('two')
+        after = sources_digest(tmp_path)
+        assert after != before, f"{folder}/{name} changed but the digest did not"
+        before = after
+    (tmp_path / 'dfm_tutorial' / '__pycache__').mkdir()
+    (tmp_path / 'dfm_tutorial' / '__pycache__' / 'cam.pyc').write_text('cache')
+    assert sources_digest(tmp_path) == before, "caches are not sources"
 
 
 def test_every_notebook_is_a_page_in_the_navigation(site):
