@@ -13,7 +13,8 @@ from dfm_tutorial.toy import make_toy_dataset
 @pytest.fixture
 def cub(tmp_path):
     "A small CUB-format folder: 3 classes, 6 training and 2 test images each."
-    return make_toy_dataset(tmp_path / 'cub', num_classes=3, train_per_class=6, test_per_class=2, progress=False)
+    return make_toy_dataset(tmp_path / 'cub', num_classes=3, train_per_class=6, test_per_class=2, image_size=64,
+                            progress=False)
 
 
 def edit(path, n, new):

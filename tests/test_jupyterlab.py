@@ -64,6 +64,17 @@ def slider(page, label):
 def value(handle): return float(handle.get_attribute('aria-valuetext'))
 
 
+def settle(image, handle, quiet=1.5, timeout=60):
+    "Wait until figure and slider have not changed for `quiet` s: on a busy machine the kernel's last updates come late."
+    last, end = None, time.perf_counter() + timeout
+    while time.perf_counter() < end:
+        now = (image.get_attribute('src'), handle.get_attribute('aria-valuetext'))
+        if now == last: return
+        last = now
+        time.sleep(quiet)
+    raise AssertionError(f"the explorer was still changing after {timeout} s")
+
+
 def moved(page, image, keys, handle):
     "Press `keys` on a slider `handle`; seconds until the explorer `image` shows a new figure."
     before = image.get_attribute('src')
@@ -92,12 +103,14 @@ def test_explorer_in_jupyterlab(lab):
 
         dfm_image, cam_image = page.locator('img.widget-image').nth(0), page.locator('img.widget-image').nth(2)
         beta, beta_track = slider(page, 'β')
+        settle(dfm_image, beta)
         before = value(beta)
         seconds = moved(page, dfm_image, ['ArrowLeft'] * 5, beta)
         print(f"\nβ {before:.2f} -> {value(beta):.2f}: new figure after {1000 * seconds:.0f} ms")
         assert value(beta) < before
 
         threshold, _ = slider(page, 'threshold t')
+        settle(cam_image, threshold)
         before = value(threshold)
         seconds = moved(page, cam_image, ['ArrowRight'] * 10, threshold)
         print(f"threshold {before:.2f} -> {value(threshold):.2f}: new figure after {1000 * seconds:.0f} ms")
