@@ -6,7 +6,8 @@ Each row changes one thing against the base (or, marked with +, the row it names
 output stride and width, the training images, the epochs, the birds' size and the body's class evidence. The columns
 are what issue 16 asks of a toy CAM: Top-1 Clas, MaxBoxAccV2, box accuracy at IoU 0.7 at its best CAM threshold (goal
 >= 20), the best CAM threshold at IoU 0.5 (a part-dominated CAM boxes the object only at a low threshold: goal <= 0.1),
-PxAP, and the training seconds of a run (its epochs' `train_seconds`, so a run read back keeps its time). With `--methods`, each other method is trained on the same lever
+PxAP, and the training seconds of a run (its epochs' `train_seconds`, so a run read back keeps its time). With
+`--methods`, each other method is trained on the same lever
 and compared with that lever's CAM: its MaxBoxAccV2 and Top-1 Loc differences with 95 % paired bootstrap intervals.
 Runs are read back when their folder holds the same finished run.
 
@@ -46,7 +47,7 @@ LEVERS = {                      # name: (toy arguments, training overrides), bot
 
 
 def data_for(root, toy):
-    "The toy set for `toy` arguments against the base (None: the default toy), in a folder named after them (made once)."
+    "The toy set for `toy` arguments against the base (None: the default toy), in a folder named after them, made once."
     if toy is None: return make_toy_dataset(Path(root) / 'data' / 'default', progress=False)
     name = '_'.join(f"{k}{v}" for k, v in sorted(toy.items())).replace(' ', '') or 'base'
     return make_toy_dataset(Path(root) / 'data' / name, progress=False, **{**BASE_DATA, **toy})

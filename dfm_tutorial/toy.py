@@ -68,8 +68,8 @@ def _mask_boxes(masks):
     return np.stack([x0, y0, x1 - x0, y1 - y0], 1)
 
 # %% ../nbs/09_toy.ipynb #51ddbb4d
-IMAGE_SIZE = 96               # pixels a side: at 64² the toy CAM's 16 × 16 map cannot draw a tight box (bench/toy_levers.py)
-BIRD_SCALE = (0.28, 0.36)     # body half-axis, fraction of the side: the bird spans most of the image, as CUB's birds do
+IMAGE_SIZE = 96               # pixels a side: at 64² the toy CAM's 16 × 16 map draws no tight box (bench/toy_levers.py)
+BIRD_SCALE = (0.28, 0.36)     # body half-axis, fraction of the side: the bird spans most of the image, as in CUB
 HEAD_SCALE = (0.06, 0.08)     # head radius, same unit: the head's box is a small part of the object's
 TRAIN_PER_CLASS, TEST_PER_CLASS = 80, 200    # 1,000 test birds: one image is 0.1 point of accuracy
 

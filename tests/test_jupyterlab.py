@@ -65,7 +65,7 @@ def value(handle): return float(handle.get_attribute('aria-valuetext'))
 
 
 def settle(image, handle, quiet=1.5, timeout=60):
-    "Wait until figure and slider have not changed for `quiet` s: on a busy machine the kernel's last updates come late."
+    "Wait until figure and slider stay unchanged for `quiet` s: on a busy machine the kernel's last updates come late."
     last, end = None, time.perf_counter() + timeout
     while time.perf_counter() < end:
         now = (image.get_attribute('src'), handle.get_attribute('aria-valuetext'))

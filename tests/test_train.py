@@ -281,5 +281,6 @@ def test_train_config_defaults_are_the_toy_config():
     except ImportError: import tomli as tomllib   # Python 3.10
     toy = tomllib.loads((CONFIGS / 'toy.toml').read_text())
     runtime = ('workers', 'eval_every', 'out')       # how the toy runs on a CPU, not what it computes
-    differ = {k: (v, getattr(TrainConfig(), k)) for k, v in toy.items() if k not in runtime and getattr(TrainConfig(), k) != v}
+    defaults = TrainConfig()
+    differ = {k: (v, getattr(defaults, k)) for k, v in toy.items() if k not in runtime and getattr(defaults, k) != v}
     assert not differ, f"toy.toml value vs TrainConfig default: {differ}"
