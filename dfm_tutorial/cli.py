@@ -10,15 +10,15 @@ __all__ = ['CONFIGS', 'METRICS', 'COMPARED', 'COMMAND_GROUP', 'read_config', 'pa
            'same_config', 'run_grid', 'smoke_mode', 'use_smoke_run', 'demo', 'plugin_commands', 'main']
 
 # %% ../nbs/14_cli.ipynb #14483947
-import argparse, dataclasses, json, os, sys, time
+import argparse, json, os, sys, time
 from importlib.metadata import entry_points
 from pathlib import Path
 import numpy as np
 from .models import METHODS
 from .metrics import (PAPER_CAM_THRESHOLD, BoxEvaluator, MaskEvaluator, center_gaussian_maps, load_records,
                                   paired_bootstrap)
-from .train import (LOCATIONS, RECORDS, RUNTIME, TrainConfig, as_nchw, evaluate, load_checkpoint, make_loaders, mask_reader,
-                                model_from_checkpoint, pick_device, train)
+from .train import (RECORDS, TrainConfig, as_nchw, changed_settings, eval_loader, evaluate, load_checkpoint,
+                                mask_reader, model_from_checkpoint, model_inputs, pick_device, train)
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib                        # Python 3.10
 
@@ -89,7 +89,7 @@ def paired_intervals(out, labels, seeds=(0,), baseline='cam', metrics=COMPARED, 
 
 def reference_results(cfg):
     "The center baseline (a centred Gaussian as every CAM) and, where there are masks, the oracle (the mask as the CAM)."
-    loader = make_loaders(cfg)[1]
+    loader = eval_loader(cfg)
     masks = mask_reader(cfg, loader)
     evaluators = {'center baseline': (BoxEvaluator(), MaskEvaluator())}
     if masks is not None: evaluators['oracle (mask)'] = (BoxEvaluator(), MaskEvaluator())
@@ -107,14 +107,13 @@ def save_cam_gallery(checkpoints, path, n=6):
     "CAMs of the first `n` evaluation images under each checkpoint, ground-truth boxes in green, CAM boxes (t = 0.2) in red."
     import matplotlib.pyplot as plt
     from dfm_tutorial.boxes import opencv_boxes, to_uint8, threshold_levels
-    from dfm_tutorial.data import normalize_batch
     from dfm_tutorial.plots import draw_boxes, show_map
     fig, axs = plt.subplots(len(checkpoints), n, figsize=(1.8 * n, 1.9 * len(checkpoints)), squeeze=False)
     for row, (name, ck) in enumerate(checkpoints.items()):
         model, cfg = model_from_checkpoint(load_checkpoint(ck))
-        images, labels, boxes, *_ = next(iter(make_loaders(cfg)[1]))
+        images, labels, boxes, *_ = next(iter(eval_loader(cfg)))
         images = as_nchw(images[:n])
-        _, cams = model.eval().cams(normalize_batch(images), labels[:n])
+        _, cams = model.eval().cams(model_inputs(model, images), labels[:n])
         for j in range(n):
             ax = show_map(images[j], ax=axs[row, j], title=name if j == 0 else None)
             ax.imshow(cams[j].numpy(), cmap='jet', alpha=0.45)
@@ -134,10 +133,8 @@ def same_config(run, cfg):
     "Whether `run/config.json` holds `cfg`, apart from the `RUNTIME` settings and where the run and its caches are kept."
     saved = Path(run) / 'config.json'
     if not saved.exists(): return False
-    try: old = TrainConfig.from_dict(json.loads(saved.read_text()))        # fields added since take their defaults
+    try: return not changed_settings(json.loads(saved.read_text()), cfg)    # fields added since take their defaults
     except ValueError: return False                                        # a field this version does not know
-    keep = lambda c: {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(c))).items() if k not in RUNTIME + LOCATIONS}
-    return keep(old) == keep(cfg)
 
 def run_grid(runs, out, seeds=(0,), progress=True, **common):
     """Train each of `runs` (`{label: overrides}`; a `config` key picks the config file, default 'toy') for each seed in
@@ -153,6 +150,7 @@ def run_grid(runs, out, seeds=(0,), progress=True, **common):
             if same and (run / 'final.json').exists():
                 results[label].append(json.loads((run / 'final.json').read_text())['result']); continue
             cfg.resume = same and (run / 'last.pt').exists()
+            cfg.overwrite = not same                   # a run of an older grid (another config) is trained again
             results[label].append(train(cfg))
     return results
 
@@ -233,7 +231,7 @@ def main(argv=None):
             cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})  # e.g. another split
             cfg.check()                                               # the same checks as train: eval_size=0 stops here
             device = pick_device(cfg.device)
-            print(json.dumps(evaluate(model.to(device), make_loaders(cfg)[1], device, cfg.amp), indent=1, default=str))
+            print(json.dumps(evaluate(model.to(device), eval_loader(cfg), device), indent=1, default=str))
         elif args.command == 'demo':
             demo(args.out, args.data, args.methods, seeds=args.seeds, epochs=args.epochs)
         else:

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, DataLoader
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 import torchvision.transforms.v2.functional as TF
-from tqdm.auto import tqdm
+from .core import progress_bar
 from .boxes import resize_boxes
 from .toy import CUB_FILES, SEGMENTATIONS, segmentation_path, write_text_atomic
 
@@ -343,7 +343,7 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
     images, done, sizes = _open_progress(path, len(ds), size)
     todo = np.flatnonzero(~done)
     loader = DataLoader(torch.utils.data.Subset(_Decode(ds, size), todo.tolist()), batch_size=None, num_workers=num_workers, collate_fn=_as_is)
-    with tqdm(total=len(ds), initial=int(done.sum()), desc=f'caching {split} at {size}px', unit='img', disable=not progress) as bar:
+    with progress_bar(total=len(ds), initial=int(done.sum()), desc=f'caching {split} at {size}px', unit='img', disable=not progress) as bar:
         for j, (k, im, wh) in enumerate(loader, 1):
             if im is not None: images[k] = im
             sizes[k] = wh

@@ -243,8 +243,9 @@ class DFMExplorer(_Explorer):
 # %% ../nbs/40_explorer.ipynb #e0f15591
 def model_cams(models:dict, images, labels) -> dict:
     "`{name: CAMs (n, h, w)}` of each model for the ground-truth `labels`, at the images' size."
-    x = normalize_batch(images)
-    return {name: model.eval().cams(x, torch.as_tensor(labels))[1] for name, model in models.items()}
+    labels = torch.as_tensor(labels)
+    return {name: model.eval().cams(normalize_batch(images, None, *model.input_stats), labels)[1]   # each its statistics
+            for name, model in models.items()}
 
 # %% ../nbs/40_explorer.ipynb #50d5e15e
 def _shade(region, alpha=0.55):

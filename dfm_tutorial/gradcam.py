@@ -11,7 +11,7 @@ __all__ = ['GRADCAM_METHODS', 'require_gradcam', 'default_target_layer', 'gradca
 import contextlib, io
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .core import progress_bar
 from .attention import check_choice, check_range
 
 # %% ../nbs/19_gradcam.ipynb #bcfc3975
@@ -45,7 +45,7 @@ def gradcam_maps(model, images, targets, method='gradcam', target_layer=None, ba
     out = []
     with getattr(gc, GRADCAM_METHODS[method])(model=model.eval(), target_layers=[layer]) as cam:
         cam.batch_size = batch_size                     # Score-CAM: masked copies per forward pass (its default: 16)
-        for s in tqdm(range(0, len(images), batch_size), desc=method, disable=not progress, leave=False):
+        for s in progress_bar(range(0, len(images), batch_size), desc=method, disable=not progress, leave=False):
             batch_targets = [ClassifierOutputTarget(int(c)) for c in targets[s:s + batch_size]]
             quiet = contextlib.redirect_stderr(io.StringIO()) if method == 'scorecam' else contextlib.nullcontext()
             with quiet:                                 # Score-CAM draws a progress bar per image: ours is enough

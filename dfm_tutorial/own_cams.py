@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from .core import progress_bar
 from .attention import check_range
 import torch
 from .cam import normalize_cams
@@ -233,7 +233,7 @@ def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_T
     ev = BoxEvaluator(cam_thresholds, iou_thresholds) if boxes else MaskEvaluator(cam_thresholds)
     sizes = image_sizes(meta, idx) if boxes else None
     gt = gather_boxes(meta, idx, sizes, WSOL_SIZE, truncate=True) if boxes else None   # (n, k, 4) at 224²
-    bar = tqdm(total=len(idx), desc='score maps', unit='map', disable=not progress)
+    bar = progress_bar(total=len(idx), desc='score maps', unit='map', disable=not progress)
     with ThreadPoolExecutor(workers) as pool:                             # reading .npy files is I/O: overlap it
         for start in range(0, len(idx), batch_size):
             chunk = range(start, min(start + batch_size, len(idx)))

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from .core import progress_bar
 
 # %% ../nbs/09_toy.ipynb #e2ec6dd2
 CUB_FILES = ('images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'bounding_boxes.txt', 'classes.txt')
@@ -176,7 +176,7 @@ def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_
     for name in names:
         for folder in ('images', SEGMENTATIONS): (root / folder / name).mkdir(parents=True, exist_ok=True)
     knobs = dict(bird_scale=bird_scale, head_scale=head_scale, body_evidence=body_evidence)
-    for start in tqdm(range(0, len(labels), chunk), desc='drawing toy birds', unit='chunk', disable=not progress):
+    for start in progress_bar(range(0, len(labels), chunk), desc='drawing toy birds', unit='chunk', disable=not progress):
         ims, bxs, info = draw_toy_birds(labels[start:start + chunk], tuple(params['image_size']), num_classes, clutter,
                                         stripe_jitter, rng, **knobs)
         for im, mask, p in zip(ims, info['body'] | info['head'], paths[start:start + chunk]):

@@ -12,11 +12,19 @@ from dfm_tutorial.toy import draw_toy_birds, make_toy_dataset
 class RangeHandler(SimpleHTTPRequestHandler):
     """Serves files with single-range `Range` support (206 with Content-Range, as RFC 9110 asks); `drop`: the first
     transfer of each file stops half-way; `ranges=False` ignores Range (200, whole file); `lying`: '206-from-0' answers a
-    range with the whole file as a 206, '416' refuses every range with a short error body."""
-    drop, ranges, lying, dropped, requests = False, True, None, None, None
+    range with the whole file as a 206, '416' refuses every range with a short error body; `failures`: what the first
+    requests get instead of the file, in turn (an HTTP status such as 503, or 'reset': the connection is cut unanswered)."""
+    drop, ranges, lying, dropped, requests, agents, failures = False, True, None, None, None, None, None
     def log_message(self, *args): pass
     def do_GET(self):
         self.requests.append(self.headers['Range'])
+        self.agents.append(self.headers['User-Agent'])
+        if self.failures:
+            failure = self.failures.pop(0)
+            if failure == 'reset':
+                self.close_connection = True
+                return self.connection.shutdown(2)
+            return self.send_error(failure)
         path = Path(self.translate_path(self.path))
         if not path.is_file(): return self.send_error(404)
         data = path.read_bytes()
@@ -42,10 +50,11 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 class Server:
     "A `RangeHandler` server for `folder` on 127.0.0.1 in a background thread (use as a context manager)."
-    def __init__(self, folder, drop=False, ranges=True, lying=None):
-        self.requests = []
+    def __init__(self, folder, drop=False, ranges=True, lying=None, failures=()):
+        self.requests, self.agents = [], []
         handler = type('Handler', (RangeHandler,), dict(drop=drop, ranges=ranges, lying=lying, dropped=set(),
-                                                        requests=self.requests))
+                                                        requests=self.requests, agents=self.agents,
+                                                        failures=list(failures)))
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(handler, directory=str(folder)))
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
     def url(self, name): return f"http://127.0.0.1:{self.httpd.server_port}/{name}"

@@ -21,6 +21,25 @@ def test_resume_after_dropped_connection(tmp_path):
     assert not (tmp_path / 'got.tgz.part').exists()
 
 
+def test_transient_failures_are_retried_and_resumed(tmp_path):
+    "A 503, a reset connection and a 429 in turn, then a transfer cut half-way: retried with backoff and resumed."
+    from dfm_tutorial.download import USER_AGENT
+    tgz = cub_tarball(tmp_path)
+    with Server(tgz.parent, drop=True, failures=[503, 'reset', 429]) as server:
+        out = download(server.url(tgz.name), tmp_path / 'got.tgz', md5(tgz), backoff=0, progress=False)
+    assert out.read_bytes() == tgz.read_bytes()
+    assert server.requests == [None, None, None, None, f'bytes={tgz.stat().st_size // 2}-']   # 3 failures, half, rest
+    assert set(server.agents) == {USER_AGENT} and USER_AGENT.startswith('dfm-tutorial/')
+    with Server(tgz.parent, failures=[503] * 3) as server:                 # still failing after the last retry
+        with pytest.raises(ConnectionError, match="HTTP 503"):
+            download(server.url(tgz.name), tmp_path / 'again.tgz', retries=2, backoff=0, progress=False)
+    assert len(server.requests) == 3 and not (tmp_path / 'again.tgz').exists()
+    with Server(tgz.parent, failures=[403]) as server:                     # a refusal is not retried
+        with pytest.raises(ConnectionError, match="HTTP 403"):
+            download(server.url(tgz.name), tmp_path / 'refused.tgz', backoff=0, progress=False)
+    assert len(server.requests) == 1
+
+
 def test_server_ignoring_range_restarts_cleanly(tmp_path):
     tgz = cub_tarball(tmp_path)
     with Server(tgz.parent, drop=True, ranges=False) as server:

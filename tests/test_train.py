@@ -217,7 +217,7 @@ def test_full_disk_keeps_the_last_checkpoint(toy, tmp_path, monkeypatch):
         real(obj, f, *a, **kw)                                            # part of the file is written ...
         raise OSError(errno.ENOSPC, 'No space left on device')             # ... then the disk is full
     monkeypatch.setattr(train_module.torch, 'save', full)
-    said = in_process(*tiny_run(toy, out, 'seed=1'))                      # a new run in the same folder
+    said = in_process(*tiny_run(toy, out, 'seed=1', 'overwrite=true'))    # a new run in the same folder
     assert "could not write" in said and "No space left on device" in said and "the previous one is kept" in said, said
     assert (out / 'last.pt').read_bytes() == before and not (out / 'last.pt.tmp').exists()
 
@@ -284,3 +284,80 @@ def test_train_config_defaults_are_the_toy_config():
     defaults = TrainConfig()
     differ = {k: (v, getattr(defaults, k)) for k, v in toy.items() if k not in runtime and getattr(defaults, k) != v}
     assert not differ, f"toy.toml value vs TrainConfig default: {differ}"
+
+
+def test_a_new_run_never_replaces_another(toy, tmp_path):
+    "Starting (not resuming) where a run lives is refused in one line, unless overwrite=true; nothing is touched."
+    out = tmp_path / 'run'
+    assert in_process(*tiny_run(toy, out)) is None
+    final = (out / 'final.json').read_text()
+    said = in_process(*tiny_run(toy, out, 'method=dfm'))
+    assert said.startswith(f"dfm-tutorial train: {out} holds a finished run of another config (method differ)"), said
+    assert "overwrite=true to replace it" in said and (out / 'final.json').read_text() == final
+    said = in_process(*tiny_run(toy, out))
+    assert "holds a finished run of this config: nothing to do" in said, said
+    (out / 'final.json').unlink()                                          # as if killed before the end
+    said = in_process(*tiny_run(toy, out))
+    assert "holds an unfinished run of this config: --resume continues it" in said, said
+    assert in_process(*tiny_run(toy, out, 'method=dfm', 'overwrite=true')) is None
+    assert json.loads((out / 'config.json').read_text())['method'] == 'dfm'
+
+
+def test_the_default_out_folder_names_the_method_and_its_options():
+    "Every config writes <runs>/<config>/{name}: CAM after DFM, or DFM at another beta, goes to a folder of its own."
+    from dfm_tutorial.cli import CONFIGS, make_config
+    from dfm_tutorial.train import run_folder_of
+    for path in CONFIGS.glob('*.toml'):
+        assert make_config(path.stem).out.endswith('/{name}'), path
+    folder = lambda *o: str(run_folder_of(make_config('cub_resnet50', o)))
+    assert folder('method=cam') == 'runs/cub_resnet50/cam'
+    assert folder('method=dfm', 'options={beta = 0.8}', 'seed=1') == 'runs/cub_resnet50/dfm_beta0.8_seed1'
+    assert folder('method=adl', "positions=['layer4.2']") == 'runs/cub_resnet50/adl_at-layer4.2'
+    assert folder('out="mine"') == 'mine'                                 # an out without {name} is taken as it is
+
+
+def test_amp_auto_fits_the_gpu(monkeypatch):
+    "bf16 from compute capability 8, fp16 below (Colab's T4 is 7.5), none on a CPU; bf16 on a T4 is refused."
+    from dfm_tutorial.train import resolve_amp
+    assert resolve_amp('auto', 'cpu') == ('none', 'auto, no GPU') and resolve_amp('bf16', 'cpu')[0] == 'bf16'
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda d=None: 'Tesla T4')
+    monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda d=None: (7, 5))
+    assert resolve_amp('auto', 'cuda') == ('fp16', 'auto, Tesla T4, compute capability 7.5')
+    with pytest.raises(ValueError, match="amp='bf16' on Tesla T4, compute capability 7.5: this GPU has no bf16"):
+        resolve_amp('bf16', 'cuda')
+    monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda d=None: (8, 0))
+    assert resolve_amp('auto', 'cuda:0')[0] == 'bf16' and resolve_amp('none', 'cuda')[0] == 'none'
+
+
+def test_gpu_runtime_defaults():
+    "Deterministic kernels by default on CPU only (cudnn.benchmark on GPU); workers capped at the CPUs; pinned batches."
+    from dfm_tutorial.cli import make_config
+    from dfm_tutorial.train import PIN_MEMORY, TrainConfig, seed_everything, usable_workers, wants_determinism
+    assert wants_determinism(TrainConfig(), 'cpu') and not wants_determinism(TrainConfig(), 'cuda')
+    assert wants_determinism(TrainConfig(deterministic=True), 'cuda:1')
+    assert make_config('cub_resnet50').deterministic is False and make_config('cub_resnet50').amp == 'auto'
+    seed_everything(0, False)
+    assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
+    seed_everything(0, True)
+    assert not torch.backends.cudnn.benchmark and torch.are_deterministic_algorithms_enabled()
+    cpus = len(os.sched_getaffinity(0))
+    assert usable_workers(10 * cpus) == cpus and usable_workers(0) == 0
+    assert PIN_MEMORY == torch.cuda.is_available()
+
+
+def test_epochs_score_val_and_the_end_scores_test(toy, tmp_path):
+    "With hold_out_val the val images are not trained on; each epoch scores val; test is scored once, at the end."
+    from dfm_tutorial.data import WSOLDataset
+    from dfm_tutorial.train import VAL_SEED, TrainConfig, split_options, train
+    cfg = TrainConfig(data=str(toy), num_classes=3, epochs=2, batch_size=16, val_per_class=4, hold_out_val=True,
+                      eval_every=1, out=str(tmp_path / 'run'), progress=False)
+    ids = lambda split: set(WSOLDataset(toy, split, transform=None, **split_options(cfg, split)).indices.tolist())
+    train_ids, val_ids = ids('train'), ids('val')
+    assert len(val_ids) == 12 and not train_ids & val_ids and len(train_ids) == 96 - 12
+    assert val_ids == set(WSOLDataset(toy, 'val', transform=None, val_per_class=4, seed=VAL_SEED).indices.tolist())
+    result = train(cfg)
+    rows = [json.loads(l) for l in (tmp_path / 'run' / 'metrics.jsonl').read_text().splitlines()]
+    assert [r['epoch'] for r in rows] == [1, 2] and all(r['val_n_images'] == 12 for r in rows)
+    assert not any('max_box_acc_v2' in r for r in rows)                   # no epoch is scored on test
+    assert result['n_images'] == 24                                        # the test split: 3 classes x 8
+    assert json.loads((tmp_path / 'run' / 'final.json').read_text())['result']['n_images'] == 24
