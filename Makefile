@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test export clean-nbs check-sync bench lab docs check-site readme-figure
+.PHONY: install demo test export clean-nbs check-sync bench lab docs check-site readme-figure gpu-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "dfm-tutorial needs Python 3.10 or newer, found " + sys.version.split()[0])'
@@ -68,3 +68,6 @@ readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 o
 	    out=$(README_RUNS)/dfm_beta05_seed0 cache_dir=$(README_RUNS)/cache progress=false
 	$(BIN)/python -c "from dfm_tutorial.cli import save_cam_gallery; print(save_cam_gallery({'CAM': '$(README_RUNS)/cam_seed0/last.pt', \
 	    'DFM': '$(README_RUNS)/dfm_seed0/last.pt', 'DFM, β = 0.5': '$(README_RUNS)/dfm_beta05_seed0/last.pt'}, 'nbs/images/cam_vs_dfm.png'))"
+
+gpu-check: $(STAMP)  ## the prepared GPU check, one table (bench/gpu_check.py; --cpu for a CPU dry run)
+	$(BIN)/python bench/gpu_check.py

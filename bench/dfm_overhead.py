@@ -19,6 +19,7 @@ from torchvision.models import resnet50
 
 from dfm_tutorial.adl import ADL
 from dfm_tutorial.dfm import DFM, insert_after
+from dfm_tutorial.train import resolve_amp
 
 POSITIONS = ('layer3.0', 'layer4.2')
 METHODS = {'plain': None, 'ADL': ADL, 'DFM': DFM}
@@ -56,12 +57,14 @@ def main():
     ap.add_argument('--size', type=int, default=224)
     ap.add_argument('--rounds', type=int, default=15, help='timed steps per network')
     ap.add_argument('--warmup', type=int, default=2)
-    ap.add_argument('--amp', choices=['bf16', 'fp16', 'off'], default=None, help='default: bf16 on cuda, off on cpu')
+    ap.add_argument('--amp', choices=['bf16', 'fp16', 'off'], default=None,
+                    help="default: train's amp='auto' (bf16 from compute capability 8, fp16 below; off on cpu)")
     ap.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=None, help='default: on for cuda')
     args = ap.parse_args()
     device = torch.device(args.device)
     gpu = device.type == 'cuda'
-    amp = args.amp or ('bf16' if gpu else 'off')
+    auto = resolve_amp('auto', args.device)[0]                       # the choice a training run would make here
+    amp = args.amp or ('off' if auto == 'none' else auto)
     amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'off': None}[amp]
     channels_last = gpu if args.channels_last is None else args.channels_last
 

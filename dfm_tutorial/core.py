@@ -24,13 +24,13 @@ def colab_widgets():
         from google.colab import output
         output.enable_custom_widget_manager()
         return True
-    except Exception:                                           # an old Colab, or a kernel that only looks like one
+    except Exception:                                    # an old Colab, or a kernel that only looks like one
         return False
 
 def progress_class():
-    "The tqdm class to draw with: `tqdm.auto`, except text bars on a Colab whose widget manager cannot be switched on."
+    "The tqdm class to draw with: `tqdm.auto`, but text bars on a Colab whose widget manager cannot be switched on."
     return auto_tqdm if not on_colab() or colab_widgets() else text_tqdm
 
 def progress_bar(*args, **kwargs):
-    "A progress bar (tqdm's arguments: an iterable, `total=`, `desc=`, `disable=` ...) that shows here, in a terminal and on Colab."
+    "A progress bar (tqdm's arguments: an iterable, `total=`, `desc=`, `disable=` ...) for JupyterLab, a shell, Colab."
     return progress_class()(*args, **kwargs)

@@ -11,9 +11,10 @@ from dfm_tutorial.toy import draw_toy_birds, make_toy_dataset
 
 class RangeHandler(SimpleHTTPRequestHandler):
     """Serves files with single-range `Range` support (206 with Content-Range, as RFC 9110 asks); `drop`: the first
-    transfer of each file stops half-way; `ranges=False` ignores Range (200, whole file); `lying`: '206-from-0' answers a
-    range with the whole file as a 206, '416' refuses every range with a short error body; `failures`: what the first
-    requests get instead of the file, in turn (an HTTP status such as 503, or 'reset': the connection is cut unanswered)."""
+    transfer of each file stops half-way; `ranges=False` ignores Range (200, whole file); `lying`: '206-from-0'
+    answers a range with the whole file as a 206, '416' refuses every range with a short error body; `failures`:
+    what the first requests get instead of the file, in turn (an HTTP status such as 503, or 'reset': the
+    connection is cut unanswered)."""
     drop, ranges, lying, dropped, requests, agents, failures = False, True, None, None, None, None, None
     def log_message(self, *args): pass
     def do_GET(self):

@@ -54,3 +54,21 @@ def test_colab_notebooks_open_with_a_badge_and_a_setup_cell():
         assert f'colab.research.google.com/github/dfm-tutorial/dfm-tutorial/blob/main/nbs/{nb.name}' in cells[0] + cells[1], nb.name
         assert "find_spec('dfm_tutorial') is None" in code[0] and "'pip', 'install'" in code[0], f"{nb.name}: the first code cell installs"
         if nb in colab: assert 'SMOKE = use_smoke_run()' in code[0], f"{nb.name}: the first code cell looks for a GPU"
+
+
+def test_gpu_notebooks_need_only_the_package():
+    """Lessons 30 and 31 run on Colab after `pip install` of the package alone: each import is the standard library, a
+    runtime dependency in pyproject.toml, IPython (every kernel has it) or Colab's own `google.colab`."""
+    import ast, json, sys
+    deps = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['dependencies']
+    names = {re.match(r'[A-Za-z0-9_.-]+', d)[0].lower() for d in deps}
+    allowed = ({'cv2' if n.startswith('opencv') else n.replace('-', '_') for n in names} | set(sys.stdlib_module_names)
+               | {'IPython', 'dfm_tutorial', 'google'})
+    for nb in ('30_cub', '31_ilsvrc'):
+        cells = json.loads((ROOT / 'nbs' / f'{nb}.ipynb').read_text())['cells']
+        code = '\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'code')
+        code = re.sub(r'(?m)^\s*[%!].*$', '', code)                          # magics and shell lines are not Python
+        used = {(n.module or '') if isinstance(n, ast.ImportFrom) else a.name
+                for n in ast.walk(ast.parse(code)) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in (n.names if isinstance(n, ast.Import) else [n])}
+        assert {u.split('.')[0] for u in used} <= allowed, (nb, {u for u in used if u.split('.')[0] not in allowed})

@@ -361,3 +361,17 @@ def test_epochs_score_val_and_the_end_scores_test(toy, tmp_path):
     assert not any('max_box_acc_v2' in r for r in rows)                   # no epoch is scored on test
     assert result['n_images'] == 24                                        # the test split: 3 classes x 8
     assert json.loads((tmp_path / 'run' / 'final.json').read_text())['result']['n_images'] == 24
+
+
+def test_batches_are_normalised_with_the_backbone_statistics():
+    "model_inputs: a cache batch (n, s, s, 3) and a PIL batch (n, 3, s, s) alike get the statistics of the model's weights."
+    from dfm_tutorial.data import IMAGENET_MEAN, IMAGENET_STD
+    from dfm_tutorial.models import create_wsol_model
+    from dfm_tutorial.train import model_inputs
+    white_cache = torch.full((2, 8, 8, 3), 255, dtype=torch.uint8)
+    white_pil = white_cache.permute(0, 3, 1, 2).contiguous()
+    mobilenet, toy = create_wsol_model("mobilenetv1"), create_wsol_model("toy", num_classes=3)   # timm's vs ImageNet's
+    for batch in (white_cache, white_pil):
+        torch.testing.assert_close(model_inputs(mobilenet, batch), torch.ones(2, 3, 8, 8))        # (1 - 0.5) / 0.5
+        want = ((1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)).view(1, 3, 1, 1).expand(2, 3, 8, 8)
+        torch.testing.assert_close(model_inputs(toy, batch), want)
