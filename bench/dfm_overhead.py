@@ -87,8 +87,8 @@ def main():
           f"AMP {amp}, channels_last {channels_last}, torch {torch.__version__}, {args.rounds} rounds")
     print(f"modules after {', '.join(POSITIONS)}")
     plain = statistics.median(times['plain'])
-    print(f"| network | median ms/step | min ms/step | ratio to plain (median) |")
-    print(f"|---|---:|---:|---:|")
+    print("| network | median ms/step | min ms/step | ratio to plain (median) |")
+    print("|---|---:|---:|---:|")
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"| {name} | {1000 * med:.1f} | {1000 * min(ts):.1f} | {med / plain:.3f}x |")

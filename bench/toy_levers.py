@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dfm_tutorial.cli import format_interval, paired_intervals, run_folder, run_grid
+from dfm_tutorial.experiments import format_interval, paired_intervals, run_folder, run_grid
 from dfm_tutorial.models import METHODS
 from dfm_tutorial.toy import make_toy_dataset
 

@@ -11,9 +11,9 @@ __all__ = ['erase_region', 'acol_head', 'ACoLModel']
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .attention import check_range
+from .core import check_range
 from .cam import normalize_cams, upsample_cams
-from .models import WSOLModel
+from .models import WSOLModel, register_method
 
 # %% ../nbs/16_acol.ipynb #9666df1d
 def erase_region(features, class_maps, threshold=0.7):
@@ -75,3 +75,10 @@ class ACoLModel(WSOLModel):
     def num_classes(self): return self.head_a[-1].out_channels
 
     def extra_repr(self): return f"threshold={self.threshold}, smooth={self.smooth}"
+
+    @classmethod
+    def from_backbone(cls, features, channels, num_classes, head, arch, method, new, **options):
+        "ACoL through `create_wsol_model`: its two heads take the place of VGG's conv6 and read the backbone's channels."
+        return cls(features, channels if head is None else head[0].in_channels, num_classes, arch, new, **options)
+
+register_method('acol', model=ACoLModel)                  # `create_wsol_model(arch, 'acol')`, configs, the CLI

@@ -10,7 +10,8 @@ __all__ = ['ADL']
 # %% ../nbs/05_adl.ipynb #5d22c600
 import torch
 from torch import nn
-from .attention import check_feature_map, check_range, position_attention
+from .attention import check_feature_map, position_attention
+from .core import check_range
 
 # %% ../nbs/05_adl.ipynb #3c4e10d4
 class ADL(nn.Module):

@@ -24,9 +24,9 @@ from torch.utils.data import Dataset, DataLoader
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 import torchvision.transforms.v2.functional as TF
-from .core import progress_bar
+from .core import progress_bar, write_text_atomic
 from .boxes import resize_boxes
-from .toy import CUB_FILES, SEGMENTATIONS, segmentation_path, write_text_atomic
+from .toy import CUB_FILES, SEGMENTATIONS, segmentation_path
 
 # %% ../nbs/10_data.ipynb #3e0b94eb
 class MetadataError(ValueError):

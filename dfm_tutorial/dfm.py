@@ -11,7 +11,8 @@ __all__ = ['DRAWS', 'MODES', 'ABLATIONS', 'fuse', 'select_map', 'DFM', 'show_dfm
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .attention import (check_choice, check_feature_map, check_range, channel_attention, position_attention,
+from .core import check_choice, check_range
+from .attention import (check_feature_map, channel_attention, position_attention,
                                     enhancement_map, sample_image, sample_features)
 from .masks import mask_map
 from .focus import OVERLAPS, focus_mask

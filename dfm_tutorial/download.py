@@ -15,8 +15,8 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 import numpy as np
 from . import __version__
-from .core import progress_bar
-from .toy import write_cub_metadata, write_text_atomic
+from .core import progress_bar, write_text_atomic
+from .toy import write_cub_metadata
 from .data import read_cub_metadata
 
 # %% ../nbs/11_download.ipynb #1d90e7c1

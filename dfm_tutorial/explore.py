@@ -18,12 +18,14 @@ from matplotlib.patches import Rectangle
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 from torch.utils.data import DataLoader
-from .attention import check_feature_map, check_range
-from .boxes import box_iou, box_ious, check_maps, check_thresholds, opencv_boxes, stack_boxes, threshold_levels, to_uint8
+from .attention import check_feature_map
+from .core import check_range
+from .boxes import box_iou, box_ious, cam_box, check_maps, check_thresholds, stack_boxes
 from .data import WSOLDataset, collate_items, eval_transform, normalize_batch
 from .dfm import ABLATIONS, DFM
 from .focus import focused_matrix
-from .plots import to_image
+from .metrics import PAPER_CAM_THRESHOLD
+from .plots import box_bounds, to_image
 from .toy import IMAGE_SIZE
 
 # %% ../nbs/40_explorer.ipynb #0075d45c
@@ -257,7 +259,7 @@ def _shade(region, alpha=0.55):
 class CAMExplorer(_Explorer):
     "A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the ground truth, IoU."
     def __init__(self, cams:dict, images, gt_boxes,
-                 threshold:float=0.2,                 # where the slider starts (the paper's protocol)
+                 threshold:float=PAPER_CAM_THRESHOLD, # where the slider starts (the paper's protocol)
                  thresholds=None,                  # the grid of the IoU and accuracy curves; default 0, 0.01, ..., 0.99
                  iou:float=0.5):                      # the IoU a box needs to count as correct
         if not cams: raise ValueError("cams must map at least one method name to (n, h, w) CAMs")
@@ -285,9 +287,8 @@ class CAMExplorer(_Explorer):
 
     def box(self, name:str, index:int, threshold:float):
         "The box `(4,)` of the largest region of `cams[name][index]` above `threshold` (the paper's protocol), and its best IoU."
-        u8 = to_uint8(self.cams[name][index])
-        box = opencv_boxes(u8, threshold_levels([threshold], u8.max())[0], multi=False)[:1]
-        return box[0], float(box_iou(box, self.gt_boxes(index)).max())
+        box = cam_box(self.cams[name][index], threshold)
+        return box, float(box_iou(box[None], self.gt_boxes(index)).max())
 
     def _build(self):
         "The figure, built once: per method an image, a CAM, a shade, two boxes; below, the two curve panels."
@@ -316,7 +317,7 @@ class CAMExplorer(_Explorer):
         dataset.set(xlabel='CAM threshold t', ylabel=f'box accuracy, IoU ≥ {self.iou} (%)', ylim=(0, min(100, 1.3 * top + 5)))
         dataset.set_title('the test set', fontsize=9, y=1)
         for ax in (per_image, dataset):
-            ax.axvline(0.2, color='gray', lw=0.8, ls='--')
+            ax.axvline(PAPER_CAM_THRESHOLD, color='gray', lw=0.8, ls='--')
             ax.legend(fontsize=7, loc='upper right'); ax.tick_params(labelsize=7)
         self.cursors = [ax.axvline(0, color='black', lw=1) for ax in (per_image, dataset)]
         self.per_image = per_image
@@ -346,4 +347,4 @@ def _rectangle(colour): return Rectangle((0, 0), 0, 0, fill=False, edgecolor=col
 def _place(rect, box):
     "Move `rect` onto `box` (x0, y0, x1, y1), or hide it when `box` is None."
     rect.set_visible(box is not None)
-    if box is not None: rect.set_bounds(box[0], box[1], box[2] - box[0], box[3] - box[1])
+    if box is not None: rect.set_bounds(*box_bounds(box))

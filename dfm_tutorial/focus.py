@@ -8,9 +8,8 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/focused_matrix.html.md"""
 __all__ = ['OVERLAPS', 'focused_matrix', 'focus_mask']
 
 # %% ../nbs/03_focused_matrix.ipynb #242c2132
-import torch
 import torch.nn.functional as F
-from .attention import check_choice, check_range
+from .core import check_choice, check_range
 
 # %% ../nbs/03_focused_matrix.ipynb #4e2e0d66
 OVERLAPS = ('max', 'sum')

@@ -11,8 +11,7 @@ __all__ = ['GRADCAM_METHODS', 'require_gradcam', 'default_target_layer', 'gradca
 import contextlib, io
 import numpy as np
 import torch
-from .core import progress_bar
-from .attention import check_choice, check_range
+from .core import check_choice, check_range, progress_bar
 
 # %% ../nbs/19_gradcam.ipynb #bcfc3975
 GRADCAM_METHODS = {'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus', 'xgradcam': 'XGradCAM', 'layercam': 'LayerCAM',

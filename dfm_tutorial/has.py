@@ -9,8 +9,8 @@ __all__ = ['check_has_options', 'hide_patches', 'HaSModel']
 
 # %% ../nbs/15_has.ipynb #72b7479d
 import torch
-from .attention import check_range
-from .models import WSOLModel
+from .core import check_range
+from .models import WSOLModel, register_method
 
 # %% ../nbs/15_has.ipynb #deb76b6b
 def check_has_options(grid_size, drop_rate):
@@ -41,3 +41,5 @@ class HaSModel(WSOLModel):
         return super().feature_map(x)
 
     def extra_repr(self): return f"grid_size={self.grid_size}, drop_rate={self.drop_rate}"
+
+register_method('has', model=HaSModel)                    # `create_wsol_model(arch, 'has')`, configs, the CLI

@@ -8,8 +8,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/masks.html.md"""
 __all__ = ['mask_map']
 
 # %% ../nbs/02_masks.ipynb #ff27b7bd
-import torch
-from .attention import check_range
+from .core import check_range
 
 # %% ../nbs/02_masks.ipynb #9807c352
 def mask_map(attention, ratio):

@@ -10,7 +10,7 @@ __all__ = ['WSOL_THRESHOLDS', 'PAPER_CAM_THRESHOLD', 'BoxEvaluator', 'best_cam_t
 
 # %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
-from .attention import check_range, check_choice
+from .core import check_range, check_choice
 from .boxes import as_numpy, box_ious, check_maps, check_thresholds
 
 # %% ../nbs/08_metrics.ipynb #56fb6c23

@@ -10,19 +10,17 @@ __all__ = ['WSOL_FILES', 'WSOL_SIZE', 'read_wsol_metadata', 'image_sizes', 'writ
            'EvaluateCams']
 
 # %% ../nbs/18_own_cams.ipynb #ef76213f
-import argparse, json
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from .core import progress_bar
-from .attention import check_range
+from .core import check_range, progress_bar, write_text_atomic
 import torch
 from .cam import normalize_cams
 from .data import SPLITS, MetadataError, WSOLMetadata, gather_boxes, split_indices, text_lines
 from .metrics import WSOL_THRESHOLDS, BoxEvaluator, MaskEvaluator
-from .toy import write_text_atomic
 
 # %% ../nbs/18_own_cams.ipynb #8c5ec8d7
 WSOL_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt', 'localization.txt')   # one split folder

@@ -6,26 +6,18 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/toy.html.md"""
 
 # %% auto #0
 __all__ = ['CUB_FILES', 'HEAD_COLOURS', 'IMAGE_SIZE', 'BIRD_SCALE', 'HEAD_SCALE', 'TRAIN_PER_CLASS', 'TEST_PER_CLASS',
-           'SEGMENTATIONS', 'write_text_atomic', 'write_cub_metadata', 'draw_toy_birds', 'segmentation_path',
-           'make_toy_dataset', 'save_toy_samples']
+           'SEGMENTATIONS', 'write_cub_metadata', 'draw_toy_birds', 'segmentation_path', 'make_toy_dataset',
+           'save_toy_samples']
 
 # %% ../nbs/09_toy.ipynb #2cb76cef
 import json
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import progress_bar
+from .core import progress_bar, write_text_atomic
 
 # %% ../nbs/09_toy.ipynb #e2ec6dd2
 CUB_FILES = ('images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'bounding_boxes.txt', 'classes.txt')
-
-def write_text_atomic(path, text):
-    "Write `text` to `path` through a temporary file and a rename, so readers never see half a file."
-    path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
 
 def write_cub_metadata(root, paths, labels, is_train, boxes, class_names):
     "Write CUB's five metadata files under `root`: `labels` count from 0 (written from 1), `boxes[i]` is `(k, 4)` `(x, y, w, h)`."

@@ -22,14 +22,12 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
-from .core import progress_bar
-from .attention import check_choice
+from .core import check_choice, progress_bar, write_atomic, write_text_atomic
 from .data import (CacheLoader, ImageCache, WSOLDataset, build_cache, collate_items, epoch_indices, eval_transform,
                                has_masks, load_masks, normalize_batch, read_cub_metadata, shard_size, text_lines,
                                train_transform)
 from .metrics import BoxEvaluator, MaskEvaluator, save_records
 from .models import ARCHS, METHODS, TOY_STRIDES, TOY_WIDTH, create_wsol_model
-from .toy import write_text_atomic
 
 logger = logging.getLogger('dfm_tutorial.train')
 
@@ -57,7 +55,7 @@ class TrainConfig:
     arch: str = 'toy'
     method: str = 'cam'
     weights: str = ''                      # '', 'imagenet', a torchvision weights name or a .pth path
-    positions: list = None                 # None: the defaults of models.POSITIONS
+    positions: list = None                 # None: the method's defaults (models.METHODS[method].positions)
     large_feature_map: bool = False
     toy_width: int = TOY_WIDTH             # the toy CNN's width: channels of its first block (the last has 4 ×)
     toy_stride: int = 4                    # the toy CNN's output stride: 2, 4 or 8 (models.TOY_STRIDES)
@@ -121,7 +119,7 @@ class TrainConfig:
         check_choice('loader', self.loader, ('cache', 'pil')); check_choice('amp', self.amp, AMP_CHOICES)
         if self.workers < 0: raise ValueError(f"workers must be >= 0, got {self.workers}")
         check_choice('schedule', self.schedule, ('step', 'cosine')); check_choice('eval_split', self.eval_split, ('val', 'test'))
-        if self.eval_every < 0: raise ValueError(f"eval_every must be >= 0 (0: only after the last epoch), got {self.eval_every}")
+        if self.eval_every < 0: raise ValueError(f"eval_every must be >= 0 (0: val is never scored), got {self.eval_every}")
         check_choice('toy_stride', self.toy_stride, TOY_STRIDES)
         for name in ('batch_size', 'epochs', 'crop', 'eval_size', 'num_classes', 'lr_decay_epochs', 'toy_width'):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -237,15 +235,8 @@ def set_rng_state(s):
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 def save_atomic(obj, path):
-    "`torch.save` through a temporary file and a rename: `path` is the old file or the new one, never half of one."
-    path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    try: torch.save(obj, tmp)
-    except (OSError, RuntimeError) as e:                                     # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        kept = 'the previous one is kept' if path.exists() else 'nothing was written'
-        raise OSError(f"could not write {path} ({e}); {kept}") from None
-    tmp.replace(path)
-    return path
+    "`torch.save` whole or not at all (`core.write_atomic`): a full disk keeps the previous checkpoint, and says so."
+    return write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 CHECKPOINT_KEYS = ('config', 'model', 'optimizer', 'schedule', 'scaler', 'rng', 'epoch', 'step', 'running')
 

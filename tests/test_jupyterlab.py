@@ -76,12 +76,13 @@ def settle(image, handle, quiet=1.5, timeout=60):
 
 
 def moved(page, image, keys, handle):
-    "Press `keys` on a slider `handle`; seconds until the explorer `image` shows a new figure."
+    """Press `keys` on a slider `handle`; seconds until the explorer `image` shows a new figure (a minute at most: on a
+    CI machine whose other core runs another test worker, the kernel's redraw can take many seconds)."""
     before = image.get_attribute('src')
     handle.focus()
     start = time.perf_counter()
     for key in keys: handle.press(key)
-    page.wait_for_function('([img, old]) => img.src !== old', arg=[image.element_handle(), before], timeout=15_000)
+    page.wait_for_function('([img, old]) => img.src !== old', arg=[image.element_handle(), before], timeout=60_000)
     return time.perf_counter() - start
 
 
@@ -118,7 +119,7 @@ def test_explorer_in_jupyterlab(lab):
 
         old = dfm_image.get_attribute('src')
         page.locator('button', has_text='+ channel').first.click()
-        page.wait_for_function('([img, old]) => img.src !== old', arg=[dfm_image.element_handle(), old], timeout=15_000)
+        page.wait_for_function('([img, old]) => img.src !== old', arg=[dfm_image.element_handle(), old], timeout=60_000)
         assert beta_track.get_attribute('disabled') is not None, "the channel row has no β: its slider is greyed out"
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)

@@ -72,3 +72,41 @@ def test_gpu_notebooks_need_only_the_package():
                 for n in ast.walk(ast.parse(code)) if isinstance(n, (ast.Import, ast.ImportFrom))
                 for a in (n.names if isinstance(n, ast.Import) else [n])}
         assert {u.split('.')[0] for u in used} <= allowed, (nb, {u for u in used if u.split('.')[0] not in allowed})
+
+
+def lesson_of_each_module():
+    "{module: the notebook that exports it}, from the notebooks' `default_exp`."
+    import json
+    lessons = {}
+    for nb in sorted((ROOT / 'nbs').glob('*.ipynb')):
+        for cell in json.loads(nb.read_text())['cells']:
+            if m := re.match(r'#\|\s*default_exp\s+(\S+)', ''.join(cell['source'])): lessons[m[1]] = nb.stem
+    return lessons
+
+
+def test_every_import_points_to_an_earlier_lesson():
+    "A module imports only modules of earlier lessons (later methods register themselves; the package imports them)."
+    import ast
+    lessons = lesson_of_each_module()
+    later = []
+    for mod, lesson in lessons.items():
+        tree = ast.parse((ROOT / 'dfm_tutorial' / f'{mod.replace(".", "/")}.py').read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('dfm_tutorial')):
+                base = (node.module or '').removeprefix('dfm_tutorial').lstrip('.')
+                targets = [base.split('.')[0]] if base else [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name.split('.')[1] for a in node.names if a.name.startswith('dfm_tutorial.')]
+            else: continue
+            later += [f"{mod} ({lesson}) imports {t} ({lessons[t]}), line {node.lineno}"
+                      for t in targets if t in lessons and t != mod and lessons[t] >= lesson]
+    assert not later, later
+    assert lessons['models'] < lessons['has'] < lessons['acol']             # the case the registry exists for
+
+
+def test_the_linter_passes():
+    "ruff with pyflakes' rules over the exported modules, the tests and the scripts (settings in pyproject.toml)."
+    import subprocess, sys
+    p = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--output-format', 'concise', 'dfm_tutorial', 'tests',
+                        'bench', 'data_scripts', 'docs', 'conftest.py'], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -104,11 +104,14 @@ def test_bad_configuration_stops_before_training(toy, tmp_path, override, messag
     ('device=tpu', "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
     ('toy_width=0', "toy_width must be >= 1, got 0"),
     ('toy_stride=3', "toy_stride must be one of (2, 4, 8), got 3"),
-    ('eval_every=-1', "eval_every must be >= 0 (0: only after the last epoch), got -1"),
+    ('eval_every=-1', "eval_every must be >= 0 (0: val is never scored), got -1"),
+    (('method="adl"', 'options={beta=0.8}'), "unknown option 'beta' for adl; it takes drop_rate, drop_threshold"),
+    (('method="cam"', 'options={beta=0.8}'), "unknown option 'beta' for cam; it takes none"),
 ])
 def test_bad_values_stop_in_one_line_before_writing(toy, tmp_path, override, message):
     "The same path as the command line (`main`), in this process: the checks run before anything is written."
-    assert in_process('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', override) == \
+    override = [override] if isinstance(override, str) else override
+    assert in_process('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"', *override) == \
         f"dfm-tutorial train: {message}"
     assert not (tmp_path / 'run').exists()
 
