@@ -15,7 +15,7 @@ from .core import check_choice, check_range
 from .attention import (check_feature_map, channel_attention, position_attention,
                                     enhancement_map, sample_image, sample_features)
 from .masks import mask_map
-from .focus import OVERLAPS, focus_mask
+from .focus import OVERLAPS, apply_focus, focused_matrix
 from .plots import show_map
 
 # %% ../nbs/04_dfm.ipynb #de390ca2
@@ -87,7 +87,8 @@ class DFM(nn.Module):
             m['A_P'] = position_attention(x)                   # eq. 2   (n, 1, h, w)
             m['P_E'] = enhancement_map(m['A_P'])               # eq. 4
             m['P_M'] = mask_map(m['A_P'], self.beta)           # eq. 6
-            m['P_M_hat'] = focus_mask(m['P_M'], self.lam, self.overlap) if self.focus else m['P_M']   # eq. 7–8
+            if self.focus: m['M'] = focused_matrix(m['P_M'], self.lam, self.overlap)         # eq. 7  (n, 1, h, w)
+            m['P_M_hat'] = apply_focus(m['P_M'], m['M']) if self.focus else m['P_M']        # eq. 8
         if self.mode == 'channel': m['first'], m['second'] = m['C_M'], m['C_E']
         elif self.mode == 'position': m['first'], m['second'] = m['P_M_hat'], m['P_E']
         else:
@@ -96,6 +97,12 @@ class DFM(nn.Module):
             m['C_ME'] = fuse(m['C_M'], m['P_E'] if cross else m['C_E'], self.mu, self.nu)    # eq. 13 (n, c, h, w)
             m['first'], m['second'] = m['P_ME'], m['C_ME']
         return m
+
+    @property
+    def params_used(self):
+        "The hyperparameters that change this module's maps: its mode and focus say which (the explorer greys the rest)."
+        used = {'theta'} | ({'alpha'} if self.mode != 'position' else set()) | ({'beta'} if self.mode != 'channel' else set())
+        return used | ({'lam'} if self.focus else set()) | ({'mu', 'nu'} if self.mode in ('own', 'cross') else set())
 
     def forward(self, x):
         if not self.training: return x                         # identity at test time

@@ -23,7 +23,6 @@ from .core import check_range
 from .boxes import box_iou, box_ious, cam_box, check_maps, check_thresholds, stack_boxes
 from .data import WSOLDataset, collate_items, eval_transform, normalize_batch
 from .dfm import ABLATIONS, DFM
-from .focus import focused_matrix
 from .metrics import PAPER_CAM_THRESHOLD
 from .plots import box_bounds, to_image
 from .toy import IMAGE_SIZE
@@ -83,8 +82,7 @@ def layer_features(model, x, layer:str):
 def explorer_maps(x, row:str='dfm', **params):
     "DFM's maps of `x` `(1, c, h, w)` for Table 1 row `row`, with `M` (eq. 7, rows with the focused matrix) and the expected module and output (eq. 15–16)."
     dfm = DFM.from_ablation(row, **params)
-    m = dfm.candidate_maps(x)
-    if dfm.focus: m['M'] = focused_matrix(m['P_M'], dfm.lam, dfm.overlap)
+    m = dfm.candidate_maps(x)                                                   # with 'M' where the row focuses
     m['E_module'] = dfm.theta * m['first'] + (1 - dfm.theta) * m['second']      # eq. 15 in expectation
     m['E_out'] = x * m['E_module']                                              # eq. 16 in expectation  (1, c, h, w)
     return m
@@ -102,10 +100,8 @@ PARAMS = {  # name: (symbol, low, high, step, what it sets)
 }
 
 def used_params(row:str) -> set:
-    "The hyperparameters that change the maps of Table 1 row `row`."
-    mode, focus = ABLATIONS[row]['mode'], ABLATIONS[row]['focus']
-    used = {'theta'} | ({'alpha'} if mode != 'position' else set()) | ({'beta'} if mode != 'channel' else set())
-    return used | ({'lam'} if focus else set()) | ({'mu', 'nu'} if mode in ('own', 'cross') else set())
+    "The hyperparameters that change the maps of Table 1 row `row`: the DFM of that row says (`DFM.params_used`)."
+    return DFM.from_ablation(row).params_used
 
 # %% ../nbs/40_explorer.ipynb #ba2534b8
 def _spatial(t, shape):
