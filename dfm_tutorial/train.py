@@ -11,7 +11,8 @@ __all__ = ['logger', 'AMP_CHOICES', 'VAL_SEED', 'PIN_MEMORY', 'CHECKPOINT_KEYS',
            'rng_state', 'set_rng_state', 'save_atomic', 'load_checkpoint', 'model_from_checkpoint', 'build_model',
            'evaluate', 'mask_reader', 'autocast', 'resolve_amp', 'pick_device', 'setup_distributed', 'seed_everything',
            'wants_determinism', 'weights_checksum', 'run_name', 'run_folder_of', 'changed_settings', 'check_resume',
-           'check_run_folder', 'train', 'make_run_folder', 'write_metrics', 'read_metrics']
+           'check_run_folder', 'Run', 'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log', 'finish',
+           'train', 'make_run_folder', 'write_metrics', 'read_metrics']
 
 # %% ../nbs/13_train.ipynb #bcf43c17
 import dataclasses, hashlib, json, logging, math, os, random, re, time
@@ -396,96 +397,150 @@ def check_run_folder(out, cfg):
     what = f"another config ({', '.join(changed)} differ)" if changed else "a config that cannot be read"
     raise FileExistsError(f"{out} holds {state} run of {what}: choose another out=, or overwrite=true to replace it")
 
-def train(cfg):
-    "Train `cfg`'s model on `cfg`'s data; returns the final test evaluation (rank 0) and leaves the run in `cfg.out`."
+@dataclass
+class Run:
+    "One run's state, which `train`'s steps share: its config, devices, model, optimiser, loaders and record so far."
+    cfg: TrainConfig
+    rank: int
+    world: int
+    device: str
+    amp: str
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    scaler: object
+    train_dl: object
+    val_dl: object                       # 'val', scored every eval_every epochs (None: never, or not rank 0)
+    test_dl: object                      # eval_split, scored once after the last epoch (None on ranks > 0)
+    step_fn: object = None               # the model as the steps call it: through DDP and torch.compile if asked
+    epoch: int = 0                       # the next epoch to train, from 0
+    skip: int = 0                        # its steps already done (a run resumed mid-epoch)
+    running: dict = field(default_factory=lambda: dict(loss=0.0, correct=0, seen=0))   # this epoch's sums so far
+    history: list = field(default_factory=list)                                       # a row per finished epoch
+
+    @property
+    def out(self): return Path(self.cfg.out)
+    @property
+    def last(self): return self.out / 'last.pt'
+
+def start_run(cfg):
+    "Step 1: check `cfg`; devices and precision; seed; the model, the run folder, the loaders, the optimiser."
     cfg = dataclasses.replace(cfg, out=str(run_folder_of(cfg))).check()
     rank, world, device = setup_distributed(pick_device(cfg.device))
     amp, why = resolve_amp(cfg.amp, device)
-    out = Path(cfg.out)
-    last = out / 'last.pt'
-    if rank == 0: check_run_folder(out, cfg)
+    if rank == 0: check_run_folder(Path(cfg.out), cfg)
     seed_everything(cfg.seed, wants_determinism(cfg, device))
     if rank > 0: dist.barrier()                 # rank 0 fetches any pretrained weights first; the others read its cache
     model = build_model(cfg).to(device)         # before any file: bad method options stop with nothing written, and the
     if world > 1 and rank == 0: dist.barrier()  # initial weights do not depend on whether a cache had to be built
     if rank == 0:
-        make_run_folder(out)
-        if cfg.progress: print(f"{out}: {cfg.arch} / {cfg.method} on {device}, amp {amp} ({why})")
+        make_run_folder(Path(cfg.out))
+        if cfg.progress: print(f"{cfg.out}: {cfg.arch} / {cfg.method} on {device}, amp {amp} ({why})")
     train_dl = train_loader(cfg, rank, world)
-    val_dl = eval_loader(cfg, 'val') if rank == 0 and cfg.eval_every else None   # scored during training
-    test_dl = eval_loader(cfg) if rank == 0 else None                            # scored once, at the end
-    steps = len(train_dl)
-    if steps == 0: raise ValueError(f"batch_size={cfg.batch_size} is larger than this rank's share of the training set")
+    val_dl = eval_loader(cfg, 'val') if rank == 0 and cfg.eval_every else None
+    test_dl = eval_loader(cfg) if rank == 0 else None
+    if len(train_dl) == 0:
+        raise ValueError(f"batch_size={cfg.batch_size} is larger than this rank's share of the training set")
     if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
     opt, scaler = make_optimizer(model, cfg), torch.amp.GradScaler(enabled=amp == 'fp16')
-    sched = make_schedule(opt, cfg, steps)
-    start, skip, running, history = 0, 0, dict(loss=0.0, correct=0, seen=0), []   # history: a row per finished epoch
-    if cfg.resume and last.exists():
-        ck = load_checkpoint(last)
-        check_resume(ck, cfg, out)
-        model.load_state_dict(ck['model'])
-        opt.load_state_dict(ck['optimizer'])
-        sched.load_state_dict(ck['schedule'])
-        scaler.load_state_dict(ck['scaler'])
-        set_rng_state(ck['rng'])
-        start, skip, running = ck['epoch'], ck['step'], ck['running']
-        history = ck['history'] if 'history' in ck else read_metrics(out / 'metrics.jsonl', start)   # older checkpoints
-    if rank == 0:
-        write_metrics(out / 'metrics.jsonl', history)                  # the checkpoint's record, whatever the file held
-        write_text_atomic(out / 'config.json', json.dumps(dataclasses.asdict(cfg), indent=1))
-    net = DistributedDataParallel(model) if world > 1 else model
-    step_fn = torch.compile(net) if cfg.compile else net
-    def checkpoint(epoch, step):
-        if rank == 0:
-            save_atomic(dict(config=dataclasses.asdict(cfg), model=model.state_dict(), optimizer=opt.state_dict(),
-                             schedule=sched.state_dict(), scaler=scaler.state_dict(), rng=rng_state(), epoch=epoch,
-                             step=step, running=running, history=history), last)
-    for epoch in range(start, cfg.epochs):
-        train_dl.set_epoch(epoch, skip)
-        model.train()
-        t0 = time.perf_counter()
-        bar = progress_bar(train_dl, total=steps - skip, desc=f'epoch {epoch + 1}/{cfg.epochs}',
-                           disable=not cfg.progress or rank > 0, leave=False)
-        for i, (images, labels, *_) in enumerate(bar, start=skip):
-            x, y = model_inputs(model, images, device), labels.to(device)
-            with autocast(device, amp):
-                logits, loss = model.criterion(step_fn(x, y), y)  # through DDP / compile, so gradients are synchronised
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            batch_loss = loss.item()                                          # one device sync per step
-            if not math.isfinite(batch_loss):                           # stop: nothing after this step is worth keeping
-                kept = f"{last} holds the last finished epoch" if last.exists() else "no epoch had finished"
-                raise FloatingPointError(f"the training loss is {batch_loss} at epoch {epoch + 1}, step {i + 1}: "
-                                         f"lr={cfg.lr} is likely too large for this model; {kept}")
-            running['loss'] += batch_loss * len(y)
-            running['correct'] += int((logits.argmax(1) == y).sum())
-            running['seen'] += len(y)
-            bar.set_postfix(loss=f"{batch_loss:.3f}")
-            if cfg.save_every and (i + 1) % cfg.save_every == 0 and i + 1 < steps: checkpoint(epoch, i + 1)
-        skip = 0
-        if world > 1:                                 # BN statistics are per rank: take rank 0's, as DDP does each step
-            for b in model.buffers(): dist.broadcast(b, 0)
-        row = dict(epoch=epoch + 1, lr=opt.param_groups[0]['lr'], train_loss=running['loss'] / max(running['seen'], 1),
-                   train_acc=100 * running['correct'] / max(running['seen'], 1), train_seconds=time.perf_counter() - t0)
-        running = dict(loss=0.0, correct=0, seen=0)
-        if val_dl is not None and (epoch + 1 == cfg.epochs or (epoch + 1) % cfg.eval_every == 0):
-            scores = evaluate(model, val_dl, device, masks=mask_reader(cfg, val_dl))
-            row.update({f'val_{k}': v for k, v in scores.items() if isinstance(v, (int, float))})
-        history.append(row)
-        checkpoint(epoch + 1, 0)                                            # the row is in last.pt before metrics.jsonl
-        if rank == 0: write_metrics(out / 'metrics.jsonl', history)
+    return Run(cfg, rank, world, device, amp, model, opt, make_schedule(opt, cfg, len(train_dl)), scaler,
+               train_dl, val_dl, test_dl)
+
+def restore(run):
+    "Step 2 (`--resume`): the state of `last.pt` back into the run: weights, optimiser, schedule, scaler, RNGs, record."
+    ck = load_checkpoint(run.last)
+    check_resume(ck, run.cfg, run.out)
+    run.model.load_state_dict(ck['model'])
+    run.opt.load_state_dict(ck['optimizer'])
+    run.sched.load_state_dict(ck['schedule'])
+    run.scaler.load_state_dict(ck['scaler'])
+    set_rng_state(ck['rng'])
+    run.epoch, run.skip, run.running = ck['epoch'], ck['step'], ck['running']
+    run.history = ck['history'] if 'history' in ck else read_metrics(run.out / 'metrics.jsonl', run.epoch)   # older
+
+def save(run, step=0):
+    "A checkpoint of everything `restore` needs, at `step` of epoch `run.epoch` (rank 0; through `save_atomic`)."
+    if run.rank > 0: return
+    save_atomic(dict(config=dataclasses.asdict(run.cfg), model=run.model.state_dict(), optimizer=run.opt.state_dict(),
+                     schedule=run.sched.state_dict(), scaler=run.scaler.state_dict(), rng=rng_state(),
+                     epoch=run.epoch, step=step, running=run.running, history=run.history), run.last)
+
+def train_epoch(run):
+    "Step 3: one epoch of SGD steps (from `run.skip`), checkpointing every `save_every`; returns the epoch's row."
+    cfg, steps = run.cfg, len(run.train_dl)
+    run.train_dl.set_epoch(run.epoch, run.skip)
+    run.model.train()
+    t0 = time.perf_counter()
+    bar = progress_bar(run.train_dl, total=steps - run.skip, desc=f'epoch {run.epoch + 1}/{cfg.epochs}',
+                       disable=not cfg.progress or run.rank > 0, leave=False)
+    for i, (images, labels, *_) in enumerate(bar, start=run.skip):
+        x, y = model_inputs(run.model, images, run.device), labels.to(run.device)
+        with autocast(run.device, run.amp):
+            logits, loss = run.model.criterion(run.step_fn(x, y), y)   # through DDP / compile: gradients synchronised
+        run.opt.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.opt)
+        run.scaler.update()
+        run.sched.step()
+        batch_loss = loss.item()                                          # one device sync per step
+        if not math.isfinite(batch_loss):                                 # nothing after this step is worth keeping
+            kept = f"{run.last} holds the last finished epoch" if run.last.exists() else "no epoch had finished"
+            raise FloatingPointError(f"the training loss is {batch_loss} at epoch {run.epoch + 1}, step {i + 1}: "
+                                     f"lr={cfg.lr} is likely too large for this model; {kept}")
+        run.running['loss'] += batch_loss * len(y)
+        run.running['correct'] += int((logits.argmax(1) == y).sum())
+        run.running['seen'] += len(y)
+        bar.set_postfix(loss=f"{batch_loss:.3f}")
+        if cfg.save_every and (i + 1) % cfg.save_every == 0 and i + 1 < steps: save(run, step=i + 1)
+    if run.world > 1:                                 # BN statistics are per rank: take rank 0's, as DDP does each step
+        for b in run.model.buffers(): dist.broadcast(b, 0)
+    seen = max(run.running['seen'], 1)
+    row = dict(epoch=run.epoch + 1, lr=run.opt.param_groups[0]['lr'], train_loss=run.running['loss'] / seen,
+               train_acc=100 * run.running['correct'] / seen, train_seconds=time.perf_counter() - t0)
+    run.running, run.skip = dict(loss=0.0, correct=0, seen=0), 0
+    return row
+
+def score_val(run, row):
+    "Step 4: the 'val' scores into `row`, every `eval_every` epochs and after the last (model selection: never test)."
+    done = row['epoch']
+    if run.val_dl is not None and (done == run.cfg.epochs or done % run.cfg.eval_every == 0):
+        scores = evaluate(run.model, run.val_dl, run.device, masks=mask_reader(run.cfg, run.val_dl))
+        row.update({f'val_{k}': v for k, v in scores.items() if isinstance(v, (int, float))})
+
+def log(run, row):
+    "Step 5: the finished epoch into the record: `last.pt` first (it holds the row), then `metrics.jsonl`."
+    run.history.append(row)
+    run.epoch += 1
+    save(run)
+    if run.rank == 0: write_metrics(run.out / 'metrics.jsonl', run.history)
+
+def finish(run):
+    "Step 6: `eval_split` scored once with the last weights (the protocol's checkpoint) into `final.json`; the scores."
     result = {}
-    if rank == 0:                                 # the test split, once, with the last weights (the protocol's choice)
-        result = evaluate(model, test_dl, device, masks=mask_reader(cfg, test_dl), records=out / RECORDS)
-    sums = _gather(weights_checksum(model), world)
-    if rank == 0:
-        final = dict(result=result, weights_checksums=sums, world_size=world)
-        write_text_atomic(out / 'final.json', json.dumps(final, indent=1, default=str))
-    if world > 1: dist.barrier()
+    if run.rank == 0:
+        result = evaluate(run.model, run.test_dl, run.device, masks=mask_reader(run.cfg, run.test_dl),
+                          records=run.out / RECORDS)
+    sums = _gather(weights_checksum(run.model), run.world)
+    if run.rank == 0:
+        final = dict(result=result, weights_checksums=sums, world_size=run.world)
+        write_text_atomic(run.out / 'final.json', json.dumps(final, indent=1, default=str))
+    if run.world > 1: dist.barrier()
     return result
+
+def train(cfg):
+    "Train `cfg`'s model on `cfg`'s data; returns the final test scores (rank 0) and leaves the run in `cfg.out`."
+    run = start_run(cfg)
+    if run.cfg.resume and run.last.exists(): restore(run)
+    if run.rank == 0:
+        write_metrics(run.out / 'metrics.jsonl', run.history)       # the checkpoint's record, whatever the file held
+        write_text_atomic(run.out / 'config.json', json.dumps(dataclasses.asdict(run.cfg), indent=1))
+    net = DistributedDataParallel(run.model) if run.world > 1 else run.model
+    run.step_fn = torch.compile(net) if run.cfg.compile else net
+    while run.epoch < run.cfg.epochs:
+        row = train_epoch(run)
+        score_val(run, row)
+        log(run, row)
+    return finish(run)
 
 def _gather(value, world):
     if world == 1: return [value]
