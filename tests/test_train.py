@@ -332,10 +332,11 @@ def test_amp_auto_fits_the_gpu(monkeypatch):
     assert resolve_amp('auto', 'cuda:0')[0] == 'bf16' and resolve_amp('none', 'cuda')[0] == 'none'
 
 
-def test_gpu_runtime_defaults():
+def test_gpu_runtime_defaults(tmp_path):
     "Deterministic kernels by default on CPU only (cudnn.benchmark on GPU); workers capped at the CPUs; pinned batches."
     from dfm_tutorial.cli import make_config
-    from dfm_tutorial.train import PIN_MEMORY, TrainConfig, seed_everything, usable_workers, wants_determinism
+    from dfm_tutorial.train import (PIN_MEMORY, TrainConfig, eval_loader, seed_everything, train_loader, usable_workers,
+                                    wants_determinism)
     assert wants_determinism(TrainConfig(), 'cpu') and not wants_determinism(TrainConfig(), 'cuda')
     assert wants_determinism(TrainConfig(deterministic=True), 'cuda:1')
     assert make_config('cub_resnet50').deterministic is False and make_config('cub_resnet50').amp == 'auto'
@@ -345,7 +346,9 @@ def test_gpu_runtime_defaults():
     assert not torch.backends.cudnn.benchmark and torch.are_deterministic_algorithms_enabled()
     cpus = len(os.sched_getaffinity(0))
     assert usable_workers(10 * cpus) == cpus and usable_workers(0) == 0
-    assert PIN_MEMORY == torch.cuda.is_available()
+    toy = make_toy_dataset(tmp_path / 'toy', num_classes=2, train_per_class=4, test_per_class=2, progress=False)
+    cfg = TrainConfig(data=str(toy), num_classes=2, loader='pil', batch_size=2, workers=0, out=str(tmp_path / 'run'))
+    assert train_loader(cfg).dl.pin_memory == eval_loader(cfg).pin_memory == PIN_MEMORY == torch.cuda.is_available()
 
 
 def test_epochs_score_val_and_the_end_scores_test(toy, tmp_path):
