@@ -2,8 +2,10 @@
 import os
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
-os.environ.setdefault('DFM_SMOKE', '1')       # the experiment notebooks train their tiny versions under the tests (kernels inherit it)
-if os.environ.get('PYTEST_XDIST_WORKER'):     # two test workers share two cores: one thread each (kernels, subprocesses inherit it)
+# the experiment notebooks train their tiny versions under the tests (kernels inherit it)
+os.environ.setdefault('DFM_SMOKE', '1')
+# two test workers share two cores: one thread each (kernels, subprocesses inherit it)
+if os.environ.get('PYTEST_XDIST_WORKER'):
     os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 

@@ -40,7 +40,8 @@ def sync(device):
 
 def timed_step(net, x, y, amp_dtype):
     "Seconds for one forward+backward pass."
-    sync(x.device); start = time.perf_counter()
+    sync(x.device)
+    start = time.perf_counter()
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         loss = F.cross_entropy(net(x), y)
     loss.backward()
@@ -82,7 +83,11 @@ def main():
         for name in names[k:] + names[:k]:                   # rotate the order each round
             times[name].append(timed_step(nets[name], x, y, amp_dtype))
 
-    where = torch.cuda.get_device_name(device) if gpu else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    where = (
+        torch.cuda.get_device_name(device)
+        if gpu
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
     print(f"ResNet50 forward+backward, batch {args.batch}, {args.size}x{args.size}, {device.type} ({where}), "
           f"AMP {amp}, channels_last {channels_last}, torch {torch.__version__}, {args.rounds} rounds")
     print(f"modules after {', '.join(POSITIONS)}")

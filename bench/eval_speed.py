@@ -67,7 +67,9 @@ def main():
     cv2.setNumThreads(1)
     maps = random_cams(args.maps, grid=7, size=224, seed=0).numpy()       # (n, 224, 224) float32
     gts = ground_truth(maps)
-    t0 = time.perf_counter(); run_library(maps[:2], gts[:2], np.arange(0, 1, 0.5)); warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_library(maps[:2], gts[:2], np.arange(0, 1, 0.5))
+    warm = time.perf_counter() - t0
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numba {numba.__version__} with "
           f"{numba.get_num_threads()} threads, OpenCV {cv2.__version__}; {args.maps} maps 224x224; "
           f"first call (compile or load cache) {warm:.1f} s, not timed below")
@@ -100,8 +102,11 @@ def main():
         t_lib, lib = run_library(maps, gts, th, v1=True)
         v1_ref, v1_lib = ref.compute()[0], lib.compute()['max_box_acc']
         curve_diff = np.abs(100 * ref.num_correct[50] / ref.cnt - lib.curves()['v1']).max()
-        print(f"| 1000, V1 (largest contour; library also V2) | {len(maps) / t_ref:.1f} | {len(maps) / t_lib:.1f} | {t_ref / t_lib:.1f}x "
-              f"| {v1_ref:.4f} | {v1_lib:.4f} | {abs(v1_ref - v1_lib):.1e} | {curve_diff:.1e} |")
+        print(
+            f"| 1000, V1 (largest contour; library also V2) | {len(maps) / t_ref:.1f} "
+            f"| {len(maps) / t_lib:.1f} | {t_ref / t_lib:.1f}x "
+            f"| {v1_ref:.4f} | {v1_lib:.4f} | {abs(v1_ref - v1_lib):.1e} | {curve_diff:.1e} |"
+        )
 
 
 if __name__ == '__main__':

@@ -42,7 +42,9 @@ def median_ms(move, values, full=False, explorer=None):
     times = []
     for v in values:
         if full: explorer.live.background = None
-        start = time.perf_counter(); move(v); times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        move(v)
+        times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
 
 
@@ -72,15 +74,19 @@ def main():
         ('CAM', 'image slider', lambda v: cam.set(image=int(v)), frames, cam,
          lambda v: CAMExplorer(cams, images, boxes).set(image=int(v))),
     ]
-    print(f"# {platform.machine()}, {torch.get_num_threads()} torch threads, matplotlib {matplotlib.__version__} (Agg), "
-          f"{args.moves} moves per cell, median ms from a new control value to a new PNG")
-    w, h = dfm.live.fig.canvas.get_width_height(); cw, ch = cam.live.fig.canvas.get_width_height()
+    print(
+        f"# {platform.machine()}, {torch.get_num_threads()} torch threads, matplotlib {matplotlib.__version__} (Agg), "
+        f"{args.moves} moves per cell, median ms from a new control value to a new PNG"
+    )
+    w, h = dfm.live.fig.canvas.get_width_height()
+    cw, ch = cam.live.fig.canvas.get_width_height()
     print(f"# figures: DFM explorer {w}x{h} px (11 panels), CAM explorer {cw}x{ch} px (3 models, 2 curve panels)")
     print('| explorer | move | blit (what it does) | full redraw | rebuild per move | blit speed-up vs rebuild |')
     print('|---|---|---:|---:|---:|---:|')
     for name, what, move, values, explorer, rebuild in rows:
         blit = median_ms(move, values)
-        full = median_ms(move, values[::-1][1:], full=True, explorer=explorer)   # [1:]: the first move must change the value
+        # [1:]: the first move must change the value
+        full = median_ms(move, values[::-1][1:], full=True, explorer=explorer)
         fresh = median_ms(rebuild, values[:max(5, args.moves // 3)])
         print(f'| {name} | {what} | {blit:.1f} | {full:.1f} | {fresh:.1f} | {fresh / blit:.1f}x |')
 

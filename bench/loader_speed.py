@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
-from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, CacheLoader, ImageCache, WSOLDataset, build_cache, collate_items,
-                               normalize_batch, random_crop_flip, read_cub_metadata, split_indices)
+from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, CacheLoader, ImageCache, WSOLDataset, build_cache,
+                               collate_items, normalize_batch, random_crop_flip, read_cub_metadata, split_indices)
 from dfm_tutorial.toy import make_toy_dataset
 
 
@@ -30,8 +30,10 @@ class FolderStyle(Dataset):
     def __init__(self, root, indices, meta):
         self.files = [root / 'images' / meta.paths[i] for i in indices]
         self.labels = meta.labels[indices]
-        self.tfm = transforms.Compose([transforms.Resize((256, 256)), transforms.RandomCrop(224), transforms.RandomHorizontalFlip(),
-                                       transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        self.tfm = transforms.Compose(
+            [transforms.Resize((256, 256)), transforms.RandomCrop(224), transforms.RandomHorizontalFlip(),
+             transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+        )
     def __len__(self): return len(self.files)
     def __getitem__(self, i): return self.tfm(Image.open(self.files[i]).convert('RGB')), int(self.labels[i])
 
@@ -46,7 +48,8 @@ class JpegBytes(Dataset):
 
 
 def timed(batches, device):
-    "Images per second over an iterator of float batches on `device` (the first batch, worker start-up, is not counted)."
+    """Images per second over an iterator of float batches on `device` (the first batch, worker start-up, is not
+    counted)."""
     it, n = iter(batches), 0
     next(it)
     t0 = time.perf_counter()
@@ -56,12 +59,17 @@ def timed(batches, device):
 
 
 def folder_style(root, idx, meta, args, device):
-    dl = DataLoader(FolderStyle(root, idx, meta), args.batch, shuffle=True, num_workers=args.workers, persistent_workers=True)
-    return timed((x.to(device).contiguous(memory_format=torch.channels_last) for _ in range(args.epochs) for x, _ in dl), device)
+    dl = DataLoader(
+        FolderStyle(root, idx, meta), args.batch, shuffle=True, num_workers=args.workers, persistent_workers=True
+    )
+    return timed(
+        (x.to(device).contiguous(memory_format=torch.channels_last) for _ in range(args.epochs) for x, _ in dl), device
+    )
 
 
 def pil_path(root, args, device):
-    dl = DataLoader(WSOLDataset(root, 'train'), args.batch, shuffle=True, num_workers=args.workers, collate_fn=collate_items, persistent_workers=True)
+    dl = DataLoader(WSOLDataset(root, 'train'), args.batch, shuffle=True, num_workers=args.workers,
+                    collate_fn=collate_items, persistent_workers=True)
     return timed((normalize_batch(b[0], device) for _ in range(args.epochs) for b in dl), device)
 
 
@@ -90,7 +98,9 @@ def gpu_decode(root, idx, meta, args, device):
     from torchvision.io import decode_jpeg
     from torchvision.transforms.v2.functional import resize
     files = [root / 'images' / meta.paths[i] for i in idx]
-    dl = DataLoader(JpegBytes(files), args.batch, shuffle=True, num_workers=args.workers, collate_fn=list, persistent_workers=True)
+    dl = DataLoader(
+        JpegBytes(files), args.batch, shuffle=True, num_workers=args.workers, collate_fn=list, persistent_workers=True
+    )
     def batches():
         for _ in range(args.epochs):
             for raw in dl:
@@ -115,27 +125,42 @@ def main():
         t0 = time.perf_counter()
         root = make_toy_dataset(work / 'cub_like', num_classes=8, train_per_class=args.images // 8, test_per_class=1,
                                 image_size=(500, 375), progress=False)
-        print(f"generated {args.images} training JPEGs of 500 x 375 in {time.perf_counter() - t0:.1f} s; device: {device}, "
-              f"workers: {args.workers}, batch: {args.batch}, epochs timed: {args.epochs}, torch {torch.__version__}")
+        print(
+            f"generated {args.images} training JPEGs of 500 x 375 in "
+            f"{time.perf_counter() - t0:.1f} s; device: {device}, "
+            f"workers: {args.workers}, batch: {args.batch}, epochs timed: {args.epochs}, torch {torch.__version__}"
+        )
         meta = read_cub_metadata(root)
         idx = split_indices(meta, 'train')
         t0 = time.perf_counter()
         path = build_cache(root, 'train', work / 'cache', num_workers=args.workers, progress=False)
         build_s = time.perf_counter() - t0
         size_mb = (path / 'images.npy').stat().st_size / 2 ** 20
-        rows = [('torchvision ImageFolder-style (PIL, normalise in workers)', folder_style(root, idx, meta, args, device)),
-                ('WSOLDataset (PIL, boxes, normalise on device)', pil_path(root, args, device)),
-                ('uint8 cache: slice, crop/flip on device -> uint8 channels_last batch', cached(ImageCache(path), args, device, False)),
-                ('uint8 cache: slice, crop/flip and normalise on device -> float batch', cached(ImageCache(path), args, device)),
-                ('uint8 cache: slice + crop/flip in worker threads -> uint8 channels_last batch', cached_in_workers(ImageCache(path), args, device, False)),
-                ('uint8 cache: slice + crop/flip in worker threads, normalise on device -> float batch', cached_in_workers(ImageCache(path), args, device))]
+        rows = [
+            ('torchvision ImageFolder-style (PIL, normalise in workers)', folder_style(root, idx, meta, args, device)),
+            ('WSOLDataset (PIL, boxes, normalise on device)', pil_path(root, args, device)),
+            ('uint8 cache: slice, crop/flip on device -> uint8 channels_last batch',
+             cached(ImageCache(path), args, device, False)),
+            ('uint8 cache: slice, crop/flip and normalise on device -> float batch',
+             cached(ImageCache(path), args, device)),
+            ('uint8 cache: slice + crop/flip in worker threads -> uint8 channels_last batch',
+             cached_in_workers(ImageCache(path), args, device, False)),
+            ('uint8 cache: slice + crop/flip in worker threads, normalise on device -> float batch',
+             cached_in_workers(ImageCache(path), args, device)),
+        ]
         if args.gpu_decode:
-            rows.append(('file bytes + decode_jpeg on CUDA', gpu_decode(root, idx, meta, args, device) if device.type == 'cuda' else float('nan')))
+            rows.append(
+                ('file bytes + decode_jpeg on CUDA',
+                 gpu_decode(root, idx, meta, args, device) if device.type == 'cuda' else float('nan'))
+            )
         base = rows[0][1]
         print("\n| pipeline | images/s | vs ImageFolder-style |\n|---|---:|---:|")
         for name, ips in rows: print(f"| {name} | {ips:,.0f} | {ips / base:.1f}x |")
-        print(f"\ncache build (once): {build_s:.1f} s for {len(idx)} images = {len(idx) / build_s:,.0f} images/s, {size_mb:,.0f} MiB on disk "
-              f"({size_mb / len(idx) * 5994:,.0f} MiB for CUB's 5,994 training images)")
+        print(
+            f"\ncache build (once): {build_s:.1f} s for {len(idx)} images = "
+            f"{len(idx) / build_s:,.0f} images/s, {size_mb:,.0f} MiB on disk "
+            f"({size_mb / len(idx) * 5994:,.0f} MiB for CUB's 5,994 training images)"
+        )
         if args.gpu_decode and device.type != 'cuda': print("decode_jpeg on CUDA: not run (no CUDA device)")
     finally:
         if not args.keep: shutil.rmtree(work, ignore_errors=True)

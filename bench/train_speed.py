@@ -10,7 +10,8 @@ the 50,000 test images once).
 
     python bench/train_speed.py                                  # CUDA if present: ResNet50, 224², batch 64, amp auto
     python bench/train_speed.py --methods cam adl dfm has acol --arch vgg16
-    python bench/train_speed.py --device cpu --size 64 --batch 8 --steps 3 --warmup 1 --amp none   # a quick check on a CPU
+    python bench/train_speed.py --device cpu --size 64 --batch 8 --steps 3 --warmup 1 --amp none   # a quick check on a
+    CPU
 """
 import argparse
 import platform
@@ -32,7 +33,8 @@ def sync(device):
 def images_per_second(step, batch, steps, warmup, device):
     "Images/s of `step()` over `steps` calls after `warmup` untimed ones."
     for _ in range(warmup): step()
-    sync(device); t0 = time.perf_counter()
+    sync(device)
+    t0 = time.perf_counter()
     for _ in range(steps): step()
     sync(device)
     return batch * steps / (time.perf_counter() - t0)
@@ -84,7 +86,11 @@ def main():
     a = ap.parse_args()
     device = torch.device(a.device)
     a.amp = resolve_amp(a.amp, str(device))[0]
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{platform.machine()} CPU, {torch.get_num_threads()} threads'
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == 'cuda'
+        else f'{platform.machine()} CPU, {torch.get_num_threads()} threads'
+    )
     print(f"# {name}; torch {torch.__version__}; {a.arch} {a.size}x{a.size}, batch {a.batch}, amp {a.amp}, "
           f"channels_last {a.channels_last}, compile {a.compile}; {a.steps} timed steps after {a.warmup}")
     print('| method | train images/s | eval images/s | ' + ' | '.join(f'full {r} run (est.)' for r in RUNS) + ' |')
@@ -92,7 +98,8 @@ def main():
     for method in a.methods:
         train, evaluate = measure(a.arch, method, a, device)
         est = [r['epochs'] * (r['train'] / train + r['val'] / evaluate) + r['test'] / evaluate for r in RUNS.values()]
-        print(f"| {method} | {train:,.0f} | {evaluate:,.0f} | " + ' | '.join(f'{s / 60:,.1f} min' for s in est) + ' |', flush=True)
+        print(f"| {method} | {train:,.0f} | {evaluate:,.0f} | " + ' | '.join(f'{s / 60:,.1f} min' for s in est) + ' |',
+              flush=True)
 
 
 if __name__ == '__main__':

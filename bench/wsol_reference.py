@@ -26,7 +26,8 @@ def reference_boxes(scoremap, thresholds, multi_contour=True):
         _, binary = cv2.threshold(src=image, thresh=int(threshold * np.max(image)), maxval=255, type=cv2.THRESH_BINARY)
         contours = cv2.findContours(image=binary, mode=cv2.RETR_TREE, method=cv2.CHAIN_APPROX_SIMPLE)[-2]
         if len(contours) == 0:
-            boxes_per_threshold.append(np.asarray([[0, 0, 0, 0]])); counts.append(1)
+            boxes_per_threshold.append(np.asarray([[0, 0, 0, 0]]))
+            counts.append(1)
             continue
         if not multi_contour:
             contours = [max(contours, key=cv2.contourArea)]
@@ -34,7 +35,8 @@ def reference_boxes(scoremap, thresholds, multi_contour=True):
         for contour in contours:
             x, y, w, h = cv2.boundingRect(contour)
             boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
-        boxes_per_threshold.append(np.asarray(boxes)); counts.append(len(contours))
+        boxes_per_threshold.append(np.asarray(boxes))
+        counts.append(len(contours))
     return boxes_per_threshold, counts
 
 

@@ -1,6 +1,7 @@
 """Download (or take an archive you have), verify, safely extract and check CUB-200-2011; idempotent.
 
-    python data_scripts/prepare_cub.py data/                       # downloads CUB_200_2011.tgz (1.1 GB) from CaltechDATA
+    python data_scripts/prepare_cub.py data/                       # downloads CUB_200_2011.tgz (1.1 GB) from
+    CaltechDATA
     python data_scripts/prepare_cub.py data/ --archive ~/CUB_200_2011.tgz
 """
 import argparse

@@ -38,11 +38,9 @@ html_theme = 'sphinx_book_theme'
 html_title = 'dfm-tutorial'
 html_static_path = ['_static']
 html_css_files = ['custom.css']
-html_theme_options = {
-    'repository_url': REPO, 'repository_branch': 'main', 'path_to_docs': 'nbs',
-    'use_repository_button': True, 'home_page_in_toc': True,
-    'launch_buttons': {'colab_url': 'https://colab.research.google.com'},
-}
+html_theme_options = {'repository_url': REPO, 'repository_branch': 'main', 'path_to_docs': 'nbs',
+                      'use_repository_button': True, 'home_page_in_toc': True,
+                      'launch_buttons': {'colab_url': 'https://colab.research.google.com'}}
 
 # The navigation: every notebook by its number, so a new lesson needs no entry here.
 SECTIONS = (('DFM, one equation at a time', ('0[0-5]_*',)), ('From CAMs to scores', ('0[6-8]_*',)),
@@ -65,7 +63,8 @@ def _lesson(path):
     return m[1] if m else None
 
 
-DIRECTIVE_TAGS = {'hide': 'remove-cell', 'default_exp': 'remove-cell', 'echo: false': 'remove-input', 'output: false': 'remove-output'}   # as myst-nb's cell tags
+DIRECTIVE_TAGS = {'hide': 'remove-cell', 'default_exp': 'remove-cell', 'echo: false': 'remove-input',
+                  'output: false': 'remove-output'}  # as myst-nb's cell tags
 
 
 def _as_nbdev_shows(nb):
@@ -86,18 +85,24 @@ def _check_outputs(nb, docname):
     for i, cell in enumerate(nb.cells):
         for out in cell.get('outputs', []):
             if out.output_type == 'error':
-                logger.warning(f"cell {i} raised {out.ename}: {out.evalue} when the notebook was last run; run it again and commit", location=docname)
+                logger.warning(
+                    f"cell {i} raised {out.ename}: {out.evalue} when the notebook was last run; "
+                    "run it again and commit",
+                    location=docname,
+                )
 
 
 def _constants(name):
-    "reST for the public constants of module `name` (inside its automodule), the comment beside each as its text: autodoc wants `#:` above."
+    """reST for the public constants of module `name` (inside its automodule), the comment beside each as its text:
+    autodoc wants `#:` above."""
     module = importlib.import_module(f'dfm_tutorial.{name}')
     source, out = inspect.getsource(module), []
     for const in module.__all__:
         value = getattr(module, const)
         if callable(value): continue
         comment = re.search(rf'^[\w, ]*\b{const}\b[\w, ]*=[^\n]*?#\s*(.+)$', source, re.M)
-        plain = isinstance(value, (str, int, float, tuple, list, dict)) and len(repr(value)) <= 300   # no paths, arrays, long tables
+        # no paths, arrays, long tables
+        plain = isinstance(value, (str, int, float, tuple, list, dict)) and len(repr(value)) <= 300
         out.append(f".. py:data:: {const}\n" + (f"   :value: {value!r}\n" if plain else '') +
                    (f"\n   {comment[1]}\n" if comment else '') + '\n')
     return ''.join(out)
@@ -106,12 +111,16 @@ def _constants(name):
 def _api_sections(srcdir):
     "MyST for the API page: each module in lesson order, its lesson linked, its public names from the docstrings."
     lessons = sorted((nb.stem, mod) for nb in Path(srcdir).glob('*.ipynb') if (mod := _lesson(nb)))
-    return '\n'.join(f"\n## `dfm_tutorial.{mod}`\n\nBuilt in lesson [`{stem}`]({stem}.ipynb).\n\n"
-                     f"```{{eval-rst}}\n.. automodule:: dfm_tutorial.{mod}\n   :members:\n\n{_constants(mod)}```\n" for stem, mod in lessons)
+    return '\n'.join(
+        f"\n## `dfm_tutorial.{mod}`\n\nBuilt in lesson [`{stem}`]({stem}.ipynb).\n\n"
+        f"```{{eval-rst}}\n.. automodule:: dfm_tutorial.{mod}\n   :members:\n\n{_constants(mod)}```\n"
+        for stem, mod in lessons
+    )
 
 
 def read_source(app, docname, source):
-    "Notebooks: validated, checked for errors, shown as nbdev shows them; the index gets the navigation, the API page its modules."
+    """Notebooks: validated, checked for errors, shown as nbdev shows them; the index gets the navigation, the API page
+    its modules."""
     path = Path(app.env.doc2path(docname))
     if path.suffix == '.md':
         if docname == 'api': source[0] += _api_sections(app.srcdir)
@@ -129,18 +138,24 @@ def read_source(app, docname, source):
 
 def parameter_notes(app, what, name, obj, options, lines):
     "nbdev documents parameters with a comment beside each one (docments); list them under the docstring."
-    if what == 'module':                         # nbdev's `Docs:` line points at the lesson, linked on this page already
+    # nbdev's `Docs:` line points at the lesson, linked on this page already
+    if what == 'module':
         lines[:] = [l for l in lines if not l.startswith('Docs: ')]
         return
     if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)): return
     try: notes = {k: v for k, v in docments(obj, returns=False).items() if v and k != 'self'}
-    except ValueError as e:                      # fastcore compares an unannotated default with !=, which an array refuses
-        raise ExtensionError(f"{name}: fastcore's docments cannot read its parameters ({e}); annotate parameters whose default is an array") from e
+    # fastcore compares an unannotated default with !=, which an array refuses
+    except ValueError as e:
+        raise ExtensionError(
+            f"{name}: fastcore's docments cannot read its parameters "
+            f"({e}); annotate parameters whose default is an array"
+        ) from e
     if notes: lines += [''] + [f":param {k}: {v}" for k, v in notes.items()]
 
 
 def nbdev_markdown_pages(app, exception):
-    "The `<name>.html.md` page of each lesson that nbdev's `Docs:` lines in the module docstrings point to: prose and code."
+    """The `<name>.html.md` page of each lesson that nbdev's `Docs:` lines in the module docstrings point to: prose and
+    code."""
     if exception or app.builder.name != 'html': return
     for path in Path(app.srcdir).glob('*.ipynb'):
         nb = nbformat.read(path, as_version=4)

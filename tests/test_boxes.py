@@ -34,11 +34,19 @@ def all_levels(m8):
 
 def random_maps(kind, count, rng):
     if kind == 'cam':
-        return [to_uint8(m) for m in random_cams(count, grid=int(rng.integers(3, 9)), size=int(rng.integers(24, 72)), seed=int(rng.integers(1 << 30)))]
+        return [
+            to_uint8(m)
+            for m in random_cams(
+                count, grid=int(rng.integers(3, 9)), size=int(rng.integers(24, 72)), seed=int(rng.integers(1 << 30))
+            )
+        ]
     if kind == 'noise':
         return [rng.integers(0, 256, tuple(rng.integers(1, 28, 2))).astype(np.uint8) for _ in range(count)]
     if kind == 'plateaus':
-        return [(rng.integers(0, 3, tuple(rng.integers(2, 26, 2))) * int(rng.integers(40, 127))).astype(np.uint8) for _ in range(count)]
+        return [
+            (rng.integers(0, 3, tuple(rng.integers(2, 26, 2))) * int(rng.integers(40, 127))).astype(np.uint8)
+            for _ in range(count)
+        ]
     if kind == 'blocky':   # upsampled coarse noise: rings, holes with islands, thin lines after nearest upsampling
         out = []
         for _ in range(count):

@@ -13,8 +13,8 @@ def _compile_available():
 
 
 def _small_net(module):
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), module,
-                         nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), module, nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
 
 
 @pytest.fixture(scope='module')
@@ -39,20 +39,25 @@ def test_compiled_equals_eager(module, compile_ok, same_rng):
     x = torch.rand(4, 3, 16, 16)
     outputs = set()
     for seed in range(6):   # θ = 0.7 / drop_rate 0.75: six seeds see both outcomes of the draw
-        torch.manual_seed(seed); eager = net(x)
-        torch.manual_seed(seed); got = compiled(x)
+        torch.manual_seed(seed)
+        eager = net(x)
+        torch.manual_seed(seed)
+        got = compiled(x)
         torch.testing.assert_close(got, eager)
         outputs.add(round(eager.sum().item(), 4))
     assert len(outputs) > 1, "every seed gave the same output: the random choice was never exercised"
-    net.eval(); torch.testing.assert_close(compiled(x), net(x))
+    net.eval()
+    torch.testing.assert_close(compiled(x), net(x))
 
 
 def test_compiled_backward_equals_eager(compile_ok, same_rng):
     torch.manual_seed(0)
     net = _small_net(DFM()).train()
     x = torch.rand(4, 3, 16, 16)
-    torch.manual_seed(3); net(x).square().sum().backward()
+    torch.manual_seed(3)
+    net(x).square().sum().backward()
     eager = [p.grad.clone() for p in net.parameters()]
     net.zero_grad()
-    torch.manual_seed(3); torch.compile(net)(x).square().sum().backward()
+    torch.manual_seed(3)
+    torch.compile(net)(x).square().sum().backward()
     for g, e in zip((p.grad for p in net.parameters()), eager): torch.testing.assert_close(g, e)

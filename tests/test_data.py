@@ -27,7 +27,9 @@ def edit(path, n, new):
 
 def test_malformed_line_names_file_and_line(cub):
     edit(cub / 'bounding_boxes.txt', 4, '4 1.0 2.0 x 3.0')
-    with pytest.raises(MetadataError, match=r"bounding_boxes.txt:4: expected '<image id> <x> <y> <w> <h>', got '4 1.0 2.0 x 3.0'"):
+    with pytest.raises(
+        MetadataError, match=r"bounding_boxes.txt:4: expected '<image id> <x> <y> <w> <h>', got '4 1.0 2.0 x 3.0'"
+    ):
         read_cub_metadata(cub)
 
 
@@ -47,7 +49,9 @@ def test_unknown_and_repeated_ids(cub):
         read_cub_metadata(cub)
     edit(cub / 'train_test_split.txt', 3, '3 1')
     edit(cub / 'image_class_labels.txt', 5, None)
-    with pytest.raises(MetadataError, match=r"image_class_labels.txt: image id 5 \(images.txt line 5\) has no class label"):
+    with pytest.raises(
+        MetadataError, match=r"image_class_labels.txt: image id 5 \(images.txt line 5\) has no class label"
+    ):
         read_cub_metadata(cub)
 
 
@@ -70,13 +74,19 @@ def test_missing_metadata_file(cub):
 def test_image_without_box_fails_where_boxes_are_scored(cub):
     edit(cub / 'bounding_boxes.txt', 7, None)                                 # image 7: the first test image
     WSOLDataset(cub, 'train')                                                 # training needs no boxes
-    with pytest.raises(MetadataError, match=r"1 image\(s\) of split 'test' have no line in bounding_boxes.txt, first: .*Crimson_0006.jpg \(images.txt line 7\)"):
+    with pytest.raises(
+        MetadataError,
+        match=r"1 image\(s\) of split 'test' have no line in bounding_boxes.txt, "
+              r"first: .*Crimson_0006.jpg \(images.txt line 7\)",
+    ):
         WSOLDataset(cub, 'test')
 
 
 def test_missing_image(cub):
     (cub / 'images/002.Emerald/Emerald_0007.jpg').unlink()
-    with pytest.raises(BadImageError, match=r"1 image\(s\) of split 'test' missing, first: .*Emerald_0007.jpg \(images.txt line 16\)"):
+    with pytest.raises(
+        BadImageError, match=r"1 image\(s\) of split 'test' missing, first: .*Emerald_0007.jpg \(images.txt line 16\)"
+    ):
         WSOLDataset(cub, 'test')
 
 
@@ -88,7 +98,10 @@ def truncate(path):
 def test_truncated_jpeg_raises_by_default_and_skips_on_request(cub, caplog):
     truncate(cub / 'images/001.Crimson/Crimson_0007.jpg')                    # test item 1
     ds = WSOLDataset(cub, 'test')
-    with pytest.raises(BadImageError, match=r"cannot decode .*Crimson_0007.jpg \(images.txt line 8\): image file is truncated.*on_bad_image='skip'"):
+    with pytest.raises(
+        BadImageError,
+        match=r"cannot decode .*Crimson_0007.jpg \(images.txt line 8\): image file is truncated.*on_bad_image='skip'",
+    ):
         ds[1]
     ds = WSOLDataset(cub, 'test', on_bad_image='skip')
     with caplog.at_level(logging.WARNING, logger='dfm_tutorial.data'):
@@ -100,7 +113,9 @@ def test_truncated_jpeg_raises_by_default_and_skips_on_request(cub, caplog):
 
 def test_not_an_image(cub):
     (cub / 'images/001.Crimson/Crimson_0006.jpg').write_text('not a jpeg')
-    with pytest.raises(BadImageError, match=r"cannot decode .*Crimson_0006.jpg \(images.txt line 7\): cannot identify image file"):
+    with pytest.raises(
+        BadImageError, match=r"cannot decode .*Crimson_0006.jpg \(images.txt line 7\): cannot identify image file"
+    ):
         WSOLDataset(cub, 'test')[0]
 
 
@@ -157,9 +172,18 @@ def test_cache_loader_with_workers(cub, tmp_path):
     assert sorted(seen.tolist()) == list(range(18)) and len(loader) == 4
     loader.set_epoch(1)
     assert not torch.equal(torch.cat([p for *_, p in loader]), seen)           # a new order each epoch
-    next(iter(loader))                                                        # a generator left part-way: the pool shuts down
-    for r in (0, 1):                                                          # 18 images, 4 ranks, drop_last: 4 each, one full batch of 3
-        assert len(torch.cat([p for *_, p in data.CacheLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)])) == 3
+    # a generator left part-way: the pool shuts down
+    next(iter(loader))
+    # 18 images, 4 ranks, drop_last: 4 each, one full batch of 3
+    for r in (0, 1):
+        assert (
+            len(
+                torch.cat(
+                    [p for *_, p in data.CacheLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)]
+                )
+            )
+            == 3
+        )
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         data.CacheLoader(cache, 0)
     with pytest.raises(ValueError, match="num_workers must be >= 0, got -1"):
@@ -167,7 +191,8 @@ def test_cache_loader_with_workers(cub, tmp_path):
 
 
 def test_sixteen_bit_png_keeps_its_gray_levels(tmp_path):
-    "PIL's convert('RGB') clips 16-bit gray to white; load_rgb scales it (x / 257) like an 8-bit image of the same scene."
+    """PIL's convert('RGB') clips 16-bit gray to white; load_rgb scales it (x / 257) like an 8-bit image of the same
+    scene."""
     eight = np.random.default_rng(0).integers(0, 256, (32, 48)).astype(np.uint8)
     Image.fromarray(eight).save(tmp_path / 'eight.png')
     Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / 'wide.png')     # the same picture at 16 bits
@@ -178,7 +203,9 @@ def test_sixteen_bit_png_keeps_its_gray_levels(tmp_path):
 
 def test_zero_byte_and_bomb_images_name_the_file(cub, monkeypatch):
     (cub / 'images/001.Crimson/Crimson_0006.jpg').write_bytes(b'')
-    with pytest.raises(BadImageError, match=r"cannot decode .*Crimson_0006.jpg .*on_bad_image=\"skip\" on the command line"):
+    with pytest.raises(
+        BadImageError, match=r"cannot decode .*Crimson_0006.jpg .*on_bad_image=\"skip\" on the command line"
+    ):
         WSOLDataset(cub, 'test')[0]
     monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 100)                      # any real image is a "bomb" now
     with pytest.raises(BadImageError, match=r"Crimson_0007.jpg \(images.txt line 8\) is larger than Pillow's limit"):
@@ -194,7 +221,8 @@ def test_empty_metadata_leaves_no_cache_that_looks_complete(cub, tmp_path):
 
 
 def test_cache_is_complete_only_when_meta_json_is_written(cub, tmp_path, monkeypatch):
-    "A build killed after the images and before meta.json is not taken for a finished cache; the next build finishes it."
+    """A build killed after the images and before meta.json is not taken for a finished cache; the next build finishes
+    it."""
     real = data.write_text_atomic
     def killed(path, text): raise KeyboardInterrupt                          # the kill: just before the last file
     monkeypatch.setattr(data, 'write_text_atomic', killed)
@@ -207,7 +235,9 @@ def test_cache_is_complete_only_when_meta_json_is_written(cub, tmp_path, monkeyp
 
 def test_box_outside_its_image_is_refused(cub, tmp_path):
     edit(cub / 'bounding_boxes.txt', 7, '7 60.0 2.0 40.0 10.0')                # image 7 is 64 × 64: x + w = 100
-    with pytest.raises(MetadataError, match=r"a box \(60, 2, 100, 12\) lies outside its 64 × 64 image: .*images.txt line 7"):
+    with pytest.raises(
+        MetadataError, match=r"a box \(60, 2, 100, 12\) lies outside its 64 × 64 image: .*images.txt line 7"
+    ):
         build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
     with pytest.raises(MetadataError, match=r"lies outside its 64 × 64 image"):
         WSOLDataset(cub, 'test')[0]

@@ -72,7 +72,9 @@ def test_api_page_documents_every_public_name(site):
     for path in (ROOT / 'dfm_tutorial').glob('[!_]*.py'):
         module = importlib.import_module(f'dfm_tutorial.{path.stem}')
         for name in module.__all__:
-            assert f'id="dfm_tutorial.{path.stem}.{name}"' in api, f"dfm_tutorial.{path.stem}.{name} is not on the API page"
+            assert f'id="dfm_tutorial.{path.stem}.{name}"' in api, (
+                f"dfm_tutorial.{path.stem}.{name} is not on the API page"
+            )
     assert 'the mask in the fusion' in api, "parameters are documented from the comments beside them (DFM's mu)"
 
 

@@ -17,7 +17,8 @@ def test_resume_after_dropped_connection(tmp_path):
         out = download(server.url(tgz.name), tmp_path / 'got.tgz', md5(tgz), backoff=0, progress=False)
     assert out.read_bytes() == tgz.read_bytes()
     half = tgz.stat().st_size // 2
-    assert server.requests == [None, f'bytes={half}-']                        # the second request resumed, not restarted
+    # the second request resumed, not restarted
+    assert server.requests == [None, f'bytes={half}-']
     assert not (tmp_path / 'got.tgz.part').exists()
 
 
@@ -68,7 +69,10 @@ def test_gives_up_with_the_partial_file_kept(tmp_path):
 def test_checksum_mismatch_keeps_the_file_aside(tmp_path):
     tgz = cub_tarball(tmp_path)
     with Server(tgz.parent) as server:
-        with pytest.raises(ChecksumError, match=r"arrived with MD5 [0-9a-f]{32}, expected 0{32}. The file was moved aside to .*got.tgz.corrupt"):
+        with pytest.raises(
+            ChecksumError,
+            match=r"arrived with MD5 [0-9a-f]{32}, expected 0{32}. The file was moved aside to .*got.tgz.corrupt",
+        ):
             download(server.url(tgz.name), tmp_path / 'got.tgz', '0' * 32, progress=False)
     assert (tmp_path / 'got.tgz.corrupt').read_bytes() == tgz.read_bytes() and not (tmp_path / 'got.tgz').exists()
 
@@ -96,7 +100,10 @@ def test_prepare_cub_end_to_end_and_idempotent(tmp_path, capsys):
 def test_prepare_cub_user_archive_with_wrong_checksum(tmp_path):
     tgz = cub_tarball(tmp_path)
     before = tgz.read_bytes()
-    with pytest.raises(ChecksumError, match=r"has MD5 .* but the official CUB_200_2011.tgz has 97eceeb196236b17998738112f37df78. Nothing was changed"):
+    with pytest.raises(
+        ChecksumError,
+        match=r"has MD5 .* but the official CUB_200_2011.tgz has 97eceeb196236b17998738112f37df78. Nothing was changed",
+    ):
         prepare_cub(tmp_path / 'data', archive=tgz, progress=False)
     assert tgz.read_bytes() == before and not (tmp_path / 'data/CUB_200_2011').exists()
     assert prepare_cub(tmp_path / 'data', archive=tgz, md5=None, progress=False).exists()
@@ -127,13 +134,15 @@ def test_links_pointing_outside_are_refused(tmp_path):
 def ilsvrc(tmp_path, monkeypatch):
     off, kag, truth = mini_ilsvrc(tmp_path / 'src')
     # the fixture devkit stands in for the official one, whose MD5 torchvision checks
-    monkeypatch.setitem(tv_imagenet.ARCHIVE_META, 'devkit', ('ILSVRC2012_devkit_t12.tar.gz', md5_file(off / 'ILSVRC2012_devkit_t12.tar.gz')))
+    monkeypatch.setitem(tv_imagenet.ARCHIVE_META, 'devkit',
+                        ('ILSVRC2012_devkit_t12.tar.gz', md5_file(off / 'ILSVRC2012_devkit_t12.tar.gz')))
     return off, kag, truth
 
 
 def official(off, dest, **kw):
     return prepare_ilsvrc(dest, train=off / 'ILSVRC2012_img_train.tar', val=off / 'ILSVRC2012_img_val.tar',
-                          devkit=off / 'ILSVRC2012_devkit_t12.tar.gz', val_boxes=off / 'ILSVRC2012_bbox_val_v3.tgz', progress=False, **kw)
+                          devkit=off / 'ILSVRC2012_devkit_t12.tar.gz', val_boxes=off / 'ILSVRC2012_bbox_val_v3.tgz',
+                          progress=False, **kw)
 
 
 def test_ilsvrc_both_layouts_give_the_same_dataset(tmp_path, ilsvrc):
@@ -141,12 +150,16 @@ def test_ilsvrc_both_layouts_give_the_same_dataset(tmp_path, ilsvrc):
     a, b = official(off, tmp_path / 'a'), prepare_ilsvrc(tmp_path / 'b', kaggle=kag, progress=False)
     for f in CUB_FILES: assert filecmp.cmp(a / f, b / f, shallow=False), f
     meta = read_cub_metadata(a)
-    assert meta.class_names == ['n01440764 tench, Tinca tinca', 'n01443537 goldfish, Carassius auratus', 'n01484850 great white shark, white shark']
+    assert meta.class_names == ['n01440764 tench, Tinca tinca', 'n01443537 goldfish, Carassius auratus',
+                                'n01484850 great white shark, white shark']
     test = ~meta.is_train
     assert meta.labels[test].tolist() == truth['val_labels'] and meta.is_train.sum() == 12
     first_val = int(np.flatnonzero(test)[0])
     assert meta.image_boxes(first_val).tolist() == truth['val_boxes'][0] == [truth['val_boxes'][0][0], [1, 2, 10, 12]]
-    assert meta.paths[0] == 'train/n01440764/n01440764_0.JPEG' and meta.paths[first_val] == 'val/ILSVRC2012_val_00000001.JPEG'
+    assert (
+        meta.paths[0] == 'train/n01440764/n01440764_0.JPEG'
+        and meta.paths[first_val] == 'val/ILSVRC2012_val_00000001.JPEG'
+    )
     for p in meta.paths: assert (a / 'images' / p).read_bytes() == (b / 'images' / p).read_bytes()
     assert (b / 'images/train').is_symlink() and not (a / 'images/train').is_symlink()
     images, label, boxes, _ = WSOLDataset(a, 'test')[0]
@@ -157,7 +170,8 @@ def test_ilsvrc_official_from_folders_and_idempotent(tmp_path, ilsvrc, capsys):
     off, kag, _ = ilsvrc
     a = official(off, tmp_path / 'a')
     c = prepare_ilsvrc(tmp_path / 'c', train=kag / 'ILSVRC/Data/CLS-LOC/train', val=kag / 'ILSVRC/Data/CLS-LOC/val',
-                       devkit=off / 'ILSVRC2012_devkit_t12.tar.gz', val_boxes=off / 'ILSVRC2012_bbox_val_v3.tgz', progress=False)
+                       devkit=off / 'ILSVRC2012_devkit_t12.tar.gz', val_boxes=off / 'ILSVRC2012_bbox_val_v3.tgz',
+                       progress=False)
     for f in CUB_FILES: assert filecmp.cmp(a / f, c / f, shallow=False), f
     official(off, tmp_path / 'a')
     prepare_ilsvrc(tmp_path / 'a', kaggle=kag)
@@ -174,24 +188,37 @@ def test_ilsvrc_resumes_per_class(tmp_path, ilsvrc):
 
 def test_ilsvrc_bad_inputs(tmp_path, ilsvrc, monkeypatch):
     off, kag, _ = ilsvrc
-    with pytest.raises(ValueError, match="the official layout needs train, val, devkit and val_boxes; missing: devkit, val_boxes"):
+    with pytest.raises(
+        ValueError, match="the official layout needs train, val, devkit and val_boxes; missing: devkit, val_boxes"
+    ):
         prepare_ilsvrc(tmp_path / 'x', train=off / 'ILSVRC2012_img_train.tar', val=off / 'ILSVRC2012_img_val.tar')
-    with pytest.raises(FileNotFoundError, match="not a Kaggle ImageNet localization folder: missing .*LOC_val_solution.csv"):
-        (kag / 'LOC_val_solution.csv').rename(kag / 'moved.csv'); prepare_ilsvrc(tmp_path / 'y', kaggle=kag)
+    with pytest.raises(
+        FileNotFoundError, match="not a Kaggle ImageNet localization folder: missing .*LOC_val_solution.csv"
+    ):
+        (kag / 'LOC_val_solution.csv').rename(kag / 'moved.csv')
+        prepare_ilsvrc(tmp_path / 'y', kaggle=kag)
     (kag / 'moved.csv').rename(kag / 'LOC_val_solution.csv')
-    (kag / 'LOC_val_solution.csv').write_text((kag / 'LOC_val_solution.csv').read_text() + 'ILSVRC2012_val_00000009,n01440764 1 2 3\n')
+    (kag / 'LOC_val_solution.csv').write_text(
+        (kag / 'LOC_val_solution.csv').read_text() + 'ILSVRC2012_val_00000009,n01440764 1 2 3\n'
+    )
     with pytest.raises(ValueError, match=r"LOC_val_solution.csv:8: expected 'ImageId,wnid xmin ymin xmax ymax ...'"):
         prepare_ilsvrc(tmp_path / 'z', kaggle=kag)
-    monkeypatch.setitem(tv_imagenet.ARCHIVE_META, 'devkit', ('ILSVRC2012_devkit_t12.tar.gz', 'fa75699e90414af021442c21a62c3abf'))
+    monkeypatch.setitem(
+        tv_imagenet.ARCHIVE_META, 'devkit', ('ILSVRC2012_devkit_t12.tar.gz', 'fa75699e90414af021442c21a62c3abf')
+    )
     with pytest.raises(RuntimeError, match="is not present in the root directory or is corrupted"):
-        official(off, tmp_path / 'w')                                         # torchvision's check of the official devkit
+        # torchvision's check of the official devkit
+        official(off, tmp_path / 'w')
 
 
 def test_data_scripts_end_to_end(tmp_path):
     "The command-line wrappers: toy set, CUB from a local server, a cache of its test split."
     import subprocess, sys
-    run = lambda *args: subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, check=True).stdout
-    out = run('data_scripts/make_toy.py', tmp_path / 'toy', '--classes', 2, '--train-per-class', 3, '--test-per-class', 2, '--samples', tmp_path / 's.png')
+    run = lambda *args: (
+        subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, check=True).stdout
+    )
+    out = run('data_scripts/make_toy.py', tmp_path / 'toy', '--classes', 2, '--train-per-class', 3, '--test-per-class',
+              2, '--samples', tmp_path / 's.png')
     assert 'toy dataset at' in out and (tmp_path / 's.png').exists()
     tgz = cub_tarball(tmp_path)
     with Server(tgz.parent) as server:
@@ -199,7 +226,8 @@ def test_data_scripts_end_to_end(tmp_path):
     assert 'ready:' in out
     out = run('data_scripts/build_cache.py', tmp_path / 'data/CUB_200_2011', 'test', tmp_path / 'cache', '--workers', 0)
     assert (tmp_path / 'cache/meta.json').exists()
-    err = subprocess.run([sys.executable, 'data_scripts/prepare_ilsvrc.py', tmp_path / 'i', '--train', 'x.tar'], capture_output=True, text=True)
+    err = subprocess.run([sys.executable, 'data_scripts/prepare_ilsvrc.py', tmp_path / 'i', '--train', 'x.tar'],
+                         capture_output=True, text=True)
     assert err.returncode != 0 and 'missing: val, devkit, val_boxes' in err.stderr
 
 

@@ -21,42 +21,56 @@ from check_site import launch   # Debian's Chromium with the flags this machine'
 
 CHROMIUM = shutil.which('chromium')
 TOKEN = 'dfm-tutorial-test'
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)"
+)
 
 
 def free_port():
     with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
 def lab(tmp_path):
-    """JupyterLab on 127.0.0.1 over a copy of lesson 40 in a folder laid out like the repository (nbs/ beside data/, out/);
-    data/ and out/ are the repository's, so the lesson reads the toy runs `make demo` (or an earlier lesson) left there."""
+    """JupyterLab on 127.0.0.1 over a copy of lesson 40 in a folder laid out like the repository (nbs/ beside data/,
+    out/); data/ and out/ are the repository's, so the lesson reads the toy runs `make demo` (or an earlier lesson) left
+    there."""
     (tmp_path / 'nbs').mkdir()
     shutil.copy(ROOT / 'nbs' / '40_explorer.ipynb', tmp_path / 'nbs')
     for shared in ('data', 'out'):
         (ROOT / shared).mkdir(exist_ok=True)
         (tmp_path / shared).symlink_to(ROOT / shared)
     port, home = free_port(), tmp_path / 'home'
-    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home / 'config'), 'JUPYTER_RUNTIME_DIR': str(home / 'runtime'), 'MPLBACKEND': 'Agg'}
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home / 'config'), 'JUPYTER_RUNTIME_DIR': str(home / 'runtime'),
+           'MPLBACKEND': 'Agg'}
     server = subprocess.Popen(
-        [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', f'--port={port}', '--ip=127.0.0.1', f'--IdentityProvider.token={TOKEN}',
-         f'--ServerApp.root_dir={tmp_path}', f'--LabApp.workspaces_dir={home / "workspaces"}', '--LabApp.expose_app_in_browser=True'],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path)
+        [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', f'--port={port}', '--ip=127.0.0.1',
+         f'--IdentityProvider.token={TOKEN}', f'--ServerApp.root_dir={tmp_path}',
+         f'--LabApp.workspaces_dir={home / "workspaces"}', '--LabApp.expose_app_in_browser=True'],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     base = f'http://127.0.0.1:{port}'
     try:
         for _ in range(120):                                 # the server is up when its API answers
-            try: urllib.request.urlopen(f'{base}/api/status?token={TOKEN}', timeout=2); break
+            try:
+                urllib.request.urlopen(f'{base}/api/status?token={TOKEN}', timeout=2)
+                break
             except OSError: time.sleep(0.5)
         else: pytest.fail("JupyterLab did not start in 60 s")
         yield f'{base}/lab/tree/nbs/40_explorer.ipynb?token={TOKEN}'
     finally:
-        server.terminate(); server.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def slider(page, label):
-    "The ipywidgets slider whose description is `label`: (its handle, its track); the value is the handle's aria-valuetext."
+    """The ipywidgets slider whose description is `label`: (its handle, its track); the value is the handle's
+    aria-valuetext."""
     box = page.locator('.widget-slider').filter(has=page.locator('.widget-label', has_text=label)).first
     return box.locator('.noUi-handle').first, box.locator('.noUi-target').first
 
@@ -94,11 +108,16 @@ def test_explorer_in_jupyterlab(lab):
         page = browser.new_page(viewport={'width': 1500, 'height': 1000})
         page.goto(lab)
         page.wait_for_selector('.jp-NotebookPanel .jp-Notebook', timeout=60_000)
-        page.wait_for_function('() => window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.sessionContext.session', timeout=60_000)
+        page.wait_for_function(
+            '() => window.jupyterapp && jupyterapp.shell.currentWidget '
+            '&& jupyterapp.shell.currentWidget.sessionContext.session',
+            timeout=60_000,
+        )
         page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
         # every code cell has run when every prompt shows a number ("[*]" while running, "[ ]" before)
         page.wait_for_function("""() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                                          return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""", timeout=420_000)
+                                          return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""",
+                                          timeout=420_000)
         errors = page.locator('.jp-OutputArea-output').filter(has_text='Traceback (most recent call last)')
         assert errors.count() == 0, errors.first.inner_text()
 
@@ -106,7 +125,8 @@ def test_explorer_in_jupyterlab(lab):
         beta, beta_track = slider(page, 'β')
         settle(dfm_image, beta)
         before = value(beta)
-        seconds = moved(page, dfm_image, ['ArrowLeft'] * 35, beta)   # 0.95 -> 0.60: a few steps may drop no new position
+        # 0.95 -> 0.60: a few steps may drop no new position
+        seconds = moved(page, dfm_image, ['ArrowLeft'] * 35, beta)
         print(f"\nβ {before:.2f} -> {value(beta):.2f}: new figure after {1000 * seconds:.0f} ms")
         assert value(beta) < before
 
@@ -124,8 +144,10 @@ def test_explorer_in_jupyterlab(lab):
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.locator('button', has_text='DFM').first.click()
-            dfm_image.scroll_into_view_if_needed(); time.sleep(1)
+            dfm_image.scroll_into_view_if_needed()
+            time.sleep(1)
             dfm_image.locator('xpath=../..').screenshot(path=f'{shots}/jupyterlab_dfm_explorer.png')
-            cam_image.scroll_into_view_if_needed(); time.sleep(1)
+            cam_image.scroll_into_view_if_needed()
+            time.sleep(1)
             cam_image.locator('xpath=..').screenshot(path=f'{shots}/jupyterlab_cam_explorer.png')
         browser.close()

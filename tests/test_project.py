@@ -51,8 +51,12 @@ def test_colab_notebooks_open_with_a_badge_and_a_setup_cell():
         raw = json.loads(nb.read_text())['cells']
         cells = [''.join(c['source']) for c in raw]
         code = [s for s, c in zip(cells, raw) if c['cell_type'] == 'code' and not s.startswith('#| default_exp')]
-        assert f'colab.research.google.com/github/dfm-tutorial/dfm-tutorial/blob/main/nbs/{nb.name}' in cells[0] + cells[1], nb.name
-        assert "find_spec('dfm_tutorial') is None" in code[0] and "'pip', 'install'" in code[0], f"{nb.name}: the first code cell installs"
+        assert (
+            f'colab.research.google.com/github/dfm-tutorial/dfm-tutorial/blob/main/nbs/{nb.name}' in cells[0] + cells[1]
+        ), nb.name
+        assert "find_spec('dfm_tutorial') is None" in code[0] and "'pip', 'install'" in code[0], (
+            f"{nb.name}: the first code cell installs"
+        )
         if nb in colab: assert 'SMOKE = use_smoke_run()' in code[0], f"{nb.name}: the first code cell looks for a GPU"
 
 
@@ -104,9 +108,31 @@ def test_every_import_points_to_an_earlier_lesson():
     assert lessons['models'] < lessons['has'] < lessons['acol']             # the case the registry exists for
 
 
-def test_the_linter_passes():
-    "ruff with pyflakes' rules over the exported modules, the tests and the scripts (settings in pyproject.toml)."
+LINTED = ('nbs', 'dfm_tutorial', 'tests', 'bench', 'data_scripts', 'docs', 'conftest.py')
+
+
+def ruff(*args, cwd=ROOT):
     import subprocess, sys
-    p = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--output-format', 'concise', 'dfm_tutorial', 'tests',
-                        'bench', 'data_scripts', 'docs', 'conftest.py'], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, '-m', 'ruff', 'check', '--output-format', 'concise', *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_the_linter_passes():
+    """ruff over the notebooks (every code cell), the exported modules, the tests and the scripts: pyflakes' rules, the
+    120-column limit, no semicolon chains (settings in pyproject.toml)."""
+    p = ruff(*LINTED)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_the_linter_flags_long_lines_and_semicolons_in_a_notebook(tmp_path):
+    "The settings catch what they promise: a notebook cell with a 121-column line and a semicolon chain fails."
+    import json
+    cell = {'cell_type': 'code', 'execution_count': None, 'id': 'c0', 'metadata': {}, 'outputs': [],
+            'source': ['x = 1; y = 2\n', 'z = "' + 'a' * 115 + '"']}
+    assert len(cell['source'][1]) == 121
+    nb = {'cells': [cell], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
+    (tmp_path / 'lesson.ipynb').write_text(json.dumps(nb))
+    p = ruff('--config', str(ROOT / 'pyproject.toml'), 'lesson.ipynb', cwd=tmp_path)
+    assert p.returncode == 1
+    assert 'E702 Multiple statements on one line (semicolon)' in p.stdout, p.stdout
+    assert 'E501 Line too long (121 > 120)' in p.stdout, p.stdout

@@ -1,4 +1,5 @@
-"Training end to end on a small toy set: a run killed with SIGKILL resumes to the same weights, DDP on 2 CPU processes, CLI errors."
+"""Training end to end on a small toy set: a run killed with SIGKILL resumes to the same weights, DDP on 2 CPU
+processes, CLI errors."""
 import json, os, signal, subprocess, sys, time
 import pytest
 import torch
@@ -9,11 +10,15 @@ ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
 
 @pytest.fixture(scope='module')
 def toy(tmp_path_factory):
-    return make_toy_dataset(tmp_path_factory.mktemp('toy') / 'toy', num_classes=3, train_per_class=32, test_per_class=8, progress=False)
+    return make_toy_dataset(
+        tmp_path_factory.mktemp('toy') / 'toy', num_classes=3, train_per_class=32, test_per_class=8, progress=False
+    )
 
 
 def cli(*args, **kw):
-    return subprocess.run([sys.executable, '-m', 'dfm_tutorial', *map(str, args)], capture_output=True, text=True, env=ENV, **kw)
+    return subprocess.run(
+        [sys.executable, '-m', 'dfm_tutorial', *map(str, args)], capture_output=True, text=True, env=ENV, **kw
+    )
 
 
 def in_process(*args):
@@ -33,7 +38,8 @@ def keep_torch_determinism():
 
 
 def run_args(toy, out, *more):
-    return ['train', f'data="{toy}"', 'num_classes=3', 'epochs=3', 'batch_size=16', 'save_every=2', f'out="{out}"', 'progress=false', *more]
+    return ['train', f'data="{toy}"', 'num_classes=3', 'epochs=3', 'batch_size=16', 'save_every=2', f'out="{out}"',
+            'progress=false', *more]
 
 
 def same_weights(a, b):
@@ -54,7 +60,8 @@ def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = tmp_path / 'killed' / 'last.pt'
     while not last.exists() and killed.poll() is None: time.sleep(0.02)
-    killed.send_signal(signal.SIGKILL); killed.wait()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
     ck = torch.load(last, weights_only=False)
     assert (ck['epoch'], ck['step']) < (3, 0), "the run finished before it was killed: nothing was tested"
     assert not same_weights(last, tmp_path / 'whole' / 'last.pt')
@@ -66,8 +73,13 @@ def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
 
 def test_two_process_ddp_on_cpu(toy, tmp_path):
     out = tmp_path / 'ddp'
-    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'dfm_tutorial',
-                        *run_args(toy, out, 'method=adl', 'device="cpu"', 'epochs=2')], capture_output=True, text=True, env=ENV)
+    r = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'dfm_tutorial',
+         *run_args(toy, out, 'method=adl', 'device="cpu"', 'epochs=2')],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     final = json.loads((out / 'final.json').read_text())
     assert final['world_size'] == 2 and final['weights_checksums'][0] == final['weights_checksums'][1]
@@ -77,18 +89,33 @@ def test_two_process_ddp_on_cpu(toy, tmp_path):
     for k in ('top1_cls', 'top1_loc', 'gt_known_loc', 'max_box_acc_v2'): assert single[k] == final['result'][k], k
 
 
-@pytest.mark.parametrize('override, message', [
-    ('arch="resnet18"', "arch must be one of"),
-    ('method="spg"', "method must be one of"),
-    ('num_classes=7', "num_classes=7 but"),
-    ('batch_size=0', "batch_size must be >= 1, got 0"),
-    ('data="/nonexistent/toy"', "has no images.txt"),
-    ('learning_rate=0.1', "unknown config keys ['learning_rate']"),
-    (('method="has"', 'options={drop_rate=1.5}'), "drop_rate must be in [0, 1], got 1.5"),
-    (('method="has"', 'options={grid_size=0}'), "grid_size must be a positive integer (the cell side in pixels), got 0"),
-    (('method="acol"', 'options={threshold=0.0}'), "threshold must be in (0, 1], got 0.0"),
-    (('method="dfm"', 'options={theta=-1}'), "theta must be in [0, 1], got -1"),
-])
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug: build_cache iterates a DataLoader, which draws its base seed from the global torch generator, so a "
+    "run that builds its caches draws DFM's choices differently from one that finds them; fixing it moves lesson "
+    "13's toy run and the CAM seed-0 rows of lessons 20-22, which need re-running"))
+def test_a_run_does_not_depend_on_whether_its_caches_existed(toy, tmp_path):
+    "Two runs of one DFM config sharing one cache folder: the first builds the caches, the second finds them."
+    for name in ('builds', 'finds'):
+        assert in_process(*tiny_run(toy, tmp_path / name, 'method="dfm"', f'cache_dir="{tmp_path / "cache"}"')) is None
+    assert same_weights(tmp_path / 'builds' / 'last.pt', tmp_path / 'finds' / 'last.pt')
+
+
+@pytest.mark.parametrize(
+    'override, message',
+    [
+        ('arch="resnet18"', "arch must be one of"),
+        ('method="spg"', "method must be one of"),
+        ('num_classes=7', "num_classes=7 but"),
+        ('batch_size=0', "batch_size must be >= 1, got 0"),
+        ('data="/nonexistent/toy"', "has no images.txt"),
+        ('learning_rate=0.1', "unknown config keys ['learning_rate']"),
+        (('method="has"', 'options={drop_rate=1.5}'), "drop_rate must be in [0, 1], got 1.5"),
+        (('method="has"', 'options={grid_size=0}'),
+         "grid_size must be a positive integer (the cell side in pixels), got 0"),
+        (('method="acol"', 'options={threshold=0.0}'), "threshold must be in (0, 1], got 0.0"),
+        (('method="dfm"', 'options={theta=-1}'), "theta must be in [0, 1], got -1"),
+    ],
+)
 def test_bad_configuration_stops_before_training(toy, tmp_path, override, message):
     said = in_process('train', f'data="{toy}"', 'num_classes=3', f'out="{tmp_path / "run"}"',
                       *([override] if isinstance(override, str) else override))
@@ -117,7 +144,8 @@ def test_bad_values_stop_in_one_line_before_writing(toy, tmp_path, override, mes
 
 
 def tiny_run(toy, out, *more):
-    return ['train', f'data="{toy}"', 'num_classes=3', 'epochs=1', 'batch_size=16', f'out="{out}"', 'progress=false', *more]
+    return ['train', f'data="{toy}"', 'num_classes=3', 'epochs=1', 'batch_size=16', f'out="{out}"', 'progress=false',
+            *more]
 
 
 def test_resume_refuses_a_finished_run_and_a_changed_config(toy, tmp_path):
@@ -370,7 +398,8 @@ def test_epochs_score_val_and_the_end_scores_test(toy, tmp_path):
 
 
 def test_batches_are_normalised_with_the_backbone_statistics():
-    "model_inputs: a cache batch (n, s, s, 3) and a PIL batch (n, 3, s, s) alike get the statistics of the model's weights."
+    """model_inputs: a cache batch (n, s, s, 3) and a PIL batch (n, 3, s, s) alike get the statistics of the model's
+    weights."""
     from dfm_tutorial.data import IMAGENET_MEAN, IMAGENET_STD
     from dfm_tutorial.models import create_wsol_model
     from dfm_tutorial.train import model_inputs
