@@ -17,7 +17,8 @@ from .models import WSOLModel, register_method
 
 # %% ../nbs/16_acol.ipynb #9666df1d
 def erase_region(features, class_maps, threshold=0.7):
-    "`features` `(n, c, h, w)` set to 0 where the normalised `class_maps` `(n, h, w)` are ≥ `threshold` (ACoL's erasing)."
+    """`features` `(n, c, h, w)` set to 0 where the normalised `class_maps` `(n, h, w)` are ≥ `threshold` (ACoL's
+    erasing)."""
     check_range('threshold', threshold, 0, 1, low_open=True)
     keep = normalize_cams(class_maps.detach().float()) < threshold         # (n, h, w)
     return features * keep[:, None].to(features.dtype)
@@ -49,7 +50,8 @@ class ACoLModel(WSOLModel):
         return F.avg_pool2d(f, 3, stride=1, padding=1) if self.smooth else f
 
     def class_maps(self, x, labels=None):
-        "Head A's and head B's class maps `(n, K, h, w)` and the labels B's input was erased around (default: A's top-1)."
+        """Head A's and head B's class maps `(n, K, h, w)` and the labels B's input was erased around (default: A's
+        top-1)."""
         f = self.feature_map(x)
         maps_a = self.head_a(f)
         labels = maps_a.mean((2, 3)).argmax(1) if labels is None else labels
@@ -68,7 +70,9 @@ class ACoLModel(WSOLModel):
     def cams(self, x, classes=None, size=None):
         maps_a, maps_b, classes = self.class_maps(x, classes)
         rows = torch.arange(len(x), device=x.device)
-        both = torch.maximum(normalize_cams(maps_a[rows, classes].float()), normalize_cams(maps_b[rows, classes].float()))
+        both = torch.maximum(
+            normalize_cams(maps_a[rows, classes].float()), normalize_cams(maps_b[rows, classes].float())
+        )
         return maps_a.mean((2, 3)), normalize_cams(upsample_cams(both, size or tuple(x.shape[-2:])))
 
     @property
@@ -78,7 +82,8 @@ class ACoLModel(WSOLModel):
 
     @classmethod
     def from_backbone(cls, features, channels, num_classes, head, arch, method, new, **options):
-        "ACoL through `create_wsol_model`: its two heads take the place of VGG's conv6 and read the backbone's channels."
+        """ACoL through `create_wsol_model`: its two heads take the place of VGG's conv6 and read the backbone's
+        channels."""
         return cls(features, channels if head is None else head[0].in_channels, num_classes, arch, new, **options)
 
 register_method('acol', model=ACoLModel)                  # `create_wsol_model(arch, 'acol')`, configs, the CLI

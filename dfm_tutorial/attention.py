@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 # %% ../nbs/01_attention.ipynb #d78057fa
 def check_feature_map(x, name='x'):
     "Raise a `ValueError` unless `x` is a 4-D floating-point tensor `(n, c, h, w)`."
-    if not isinstance(x, torch.Tensor): raise ValueError(f"{name} must be a torch.Tensor (n, c, h, w), got {type(x).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor (n, c, h, w), got {type(x).__name__}")
     if x.ndim != 4: raise ValueError(f"{name} must be 4-D (n, c, h, w), got shape {tuple(x.shape)}")
     if not x.is_floating_point(): raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
     return x

@@ -26,22 +26,28 @@ def as_numpy(x):
 def _check_map_shape(maps, name):
     "Raise unless `maps` is `(h, w)` or `(n, h, w)` with no empty side, of a floating type."
     if maps.ndim not in (2, 3) or 0 in maps.shape:
-        raise ValueError(f"{name} must be one map (h, w) or a batch (n, h, w) with no empty side, got shape {maps.shape}")
+        raise ValueError(
+            f"{name} must be one map (h, w) or a batch (n, h, w) with no empty side, got shape {maps.shape}"
+        )
     if not np.issubdtype(maps.dtype, np.floating):
         raise TypeError(f"{name} must be floating point score maps in [0, 1], got dtype {maps.dtype}")
 
 def check_maps(maps, name='maps'):
-    "Validate score maps: a `(h, w)` or `(n, h, w)` array or tensor, finite, in [0, 1]; return them as a float numpy array."
+    """Validate score maps: a `(h, w)` or `(n, h, w)` array or tensor, finite, in [0, 1]; return them as a float numpy
+    array."""
     maps = as_numpy(maps)
     _check_map_shape(maps, name)
     if not np.isfinite(maps).all():
-        raise ValueError(f"{name} contain NaN or Inf; normalise CAMs with `normalize_cams`, which maps such maps to zeros")
+        raise ValueError(
+            f"{name} contain NaN or Inf; normalise CAMs with `normalize_cams`, which maps such maps to zeros"
+        )
     if maps.min() < 0 or maps.max() > 1:
         raise ValueError(f"{name} must lie in [0, 1], got values in [{maps.min():.4g}, {maps.max():.4g}]")
     return maps
 
 def to_uint8(maps):
-    "Score maps in [0, 1] as wsolevaluation's `uint8` images: `(maps * 255)` truncated, computed in the maps' own float type."
+    """Score maps in [0, 1] as wsolevaluation's `uint8` images: `(maps * 255)` truncated, computed in the maps' own
+    float type."""
     return (check_maps(maps) * 255).astype(np.uint8)
 
 def check_thresholds(thresholds):
@@ -71,7 +77,8 @@ def opencv_boxes(map_u8, level, multi=True):
 
 # %% ../nbs/07_boxes.ipynb #camboxex
 def cam_box(cam, threshold):
-    "The box (x0, y0, x1, y1) of the largest contour of `cam` (h, w) above `threshold` × its peak: what Top-1 Loc scores."
+    """The box (x0, y0, x1, y1) of the largest contour of `cam` (h, w) above `threshold` × its peak: what Top-1 Loc
+    scores."""
     u8 = to_uint8(cam)
     return opencv_boxes(u8, threshold_levels([threshold], u8.max())[0], multi=False)[0]
 
@@ -80,10 +87,12 @@ def cam_box(cam, threshold):
 def check_boxes(boxes, name='boxes'):
     "Validate boxes `(k, 4)` as (x0, y0, x1, y1) with x0 ≤ x1 and y0 ≤ y1; return an int64 array."
     b = as_numpy(boxes)
-    if b.ndim != 2 or b.shape[1] != 4: raise ValueError(f"{name} must be (k, 4) as (x0, y0, x1, y1), got shape {b.shape}")
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"{name} must be (k, 4) as (x0, y0, x1, y1), got shape {b.shape}")
     if not np.isfinite(b).all(): raise ValueError(f"{name} contain NaN or Inf: {b.tolist()}")
     bad = (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
-    if bad.any(): raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1; box {int(np.argmax(bad))} is {b[bad][0].tolist()}")
+    if bad.any():
+        raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1; box {int(np.argmax(bad))} is {b[bad][0].tolist()}")
     return b.astype(np.int64)
 
 def box_iou(a, b):
@@ -92,7 +101,11 @@ def box_iou(a, b):
     iw = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1)
     ih = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1)
     inter = iw * ih
-    union = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1) + (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1) - inter
+    union = (
+        (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+        + (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+        - inter
+    )
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 def resize_boxes(boxes, image_size, new_size=(224, 224)):
@@ -120,35 +133,52 @@ def _order_by_value(flat):
     fill = starts.copy()
     order = np.empty(flat.size, np.int64)
     for i in range(flat.size):
-        v = flat[i]; order[fill[v]] = i; fill[v] += 1
+        v = flat[i]
+        order[fill[v]] = i
+        fill[v] += 1
     return order, starts
 
 @njit(cache=True)
 def _push(buf, n, x0, y0, x1, y1, level):
     "Append a box tagged with its level to the growing `(m, 5)` buffer; return the buffer."
     if n == buf.shape[0]:
-        bigger = np.empty((2 * n, 5), np.int64); bigger[:n] = buf; buf = bigger
-    buf[n, 0] = x0; buf[n, 1] = y0; buf[n, 2] = x1; buf[n, 3] = y1; buf[n, 4] = level
+        bigger = np.empty((2 * n, 5), np.int64)
+        bigger[:n] = buf
+        buf = bigger
+    buf[n, 0] = x0
+    buf[n, 1] = y0
+    buf[n, 2] = x1
+    buf[n, 3] = y1
+    buf[n, 4] = level
     return buf
 
 @njit(cache=True, inline='always')
 def _unlink(items, slot, r, n):
     "Remove `r` from the unordered list `items[:n]` (O(1) swap with the last); return the new length."
-    k = slot[r]; n -= 1; last = items[n]; items[k] = last; slot[last] = k; slot[r] = -1
+    k = slot[r]
+    n -= 1
+    last = items[n]
+    items[k] = last
+    slot[last] = k
+    slot[r] = -1
     return n
 
 @njit(cache=True, inline='always')
 def _grow(box, a, x, y):
     "Extend component `a`'s box to cover pixel (x, y)."
-    box[a, 0] = min(box[a, 0], x); box[a, 1] = min(box[a, 1], y)
-    box[a, 2] = max(box[a, 2], x); box[a, 3] = max(box[a, 3], y)
+    box[a, 0] = min(box[a, 0], x)
+    box[a, 1] = min(box[a, 1], y)
+    box[a, 2] = max(box[a, 2], x)
+    box[a, 3] = max(box[a, 3], y)
 
 @njit(cache=True, inline='always')
 def _union(parent, size, box, a, b):
     "Merge components `a` and `b` (union by size, boxes combined); return the surviving root and the absorbed one."
     r, c = (a, b) if size[a] >= size[b] else (b, a)
-    parent[c] = r; size[r] += size[c]
-    _grow(box, r, box[c, 0], box[c, 1]); _grow(box, r, box[c, 2], box[c, 3])
+    parent[c] = r
+    size[r] += size[c]
+    _grow(box, r, box[c, 0], box[c, 1])
+    _grow(box, r, box[c, 2], box[c, 3])
     return r, c
 
 @njit(cache=True)
@@ -163,56 +193,76 @@ def _workspace(h, w):
 # %% ../nbs/07_boxes.ipynb #1a616f3f
 @njit(cache=True)
 def _foreground_sweep(u, order, starts, want, area_floor, ws):
-    "8-connected components of `u > v` for each level `v` with `want[v]`: boxes tagged by level; the largest and contested flags at wanted levels >= `area_floor`."
+    """8-connected components of `u > v` for each level `v` with `want[v]`: boxes tagged by level; the largest and
+    contested flags at wanted levels >= `area_floor`."""
     h, w = u.shape
     ints, box, _, blocks = ws
     lab, parent, size, first, area2, active, slot = ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6]
     lab[:] = -1                                             # padded pixel -> a component id (union-find over ids)
-    W = w + 2                                               # row stride of the padded label grid
+    stride = w + 2                                          # row stride of the padded label grid
     if area_floor < 255: blocks[:(h - 1) * (w - 1)] = 0     # pixels present in each 2 x 2 block
-    nact = 0; ncomp = 0
-    twice_area = np.array([0, 0, 0, 1, 2], np.int32)        # 2 x contourArea share of a block with k pixels
-    boxes = np.empty((64, 5), np.int64); nb = 0
+    nact, ncomp, nb = 0, 0, 0                               # active components, components made, boxes pushed
+    twice_area = np.array([0, 0, 0, 1, 2], np.int32)        # fact 3: 2 x contourArea share of a block with k pixels
+    boxes = np.empty((64, 5), np.int64)
     largest = np.zeros((256, 4), np.int64)                  # (0, 0, 0, 0) where nothing is foreground
     contested = np.zeros(256, np.bool_)
-    for g in range(255, 0, -1):
+    for g in range(255, 0, -1):                             # brightest first: then the pixels present are u > g - 1
         for j in range(starts[g], starts[g + 1]):
-            p = order[j]; y = p // w; x = p - y * w; P = (y + 1) * W + x + 1
-            a = -1                                          # the component p belongs to, once known
-            for dy in range(-W, 2 * W, W):
+            pix = order[j]                                  # raster index in the map
+            y = pix // w
+            x = pix - y * w
+            pad = (y + 1) * stride + x + 1                  # the same pixel in the padded grid
+            a = -1                                          # the component pix belongs to, once known
+            for dy in range(-stride, 2 * stride, stride):   # fact 1: all 8 neighbours (outer contours are 8-connected)
                 for dx in range(-1, 2):
-                    lq = lab[P + dy + dx]                   # the border ring stays -1
+                    lq = lab[pad + dy + dx]                 # the border ring stays -1
                     if lq < 0 or lq == a: continue
-                    b = _root(parent, lq); lab[P + dy + dx] = b   # point the pixel at its root: shorter walks later
+                    b = _root(parent, lq)
+                    lab[pad + dy + dx] = b                  # point the pixel at its root: shorter walks later
                     if b == a: continue
-                    if a < 0: a = b; continue
+                    if a < 0:
+                        a = b
+                        continue
                     r, c = _union(parent, size, box, a, b)
-                    first[r] = min(first[r], first[c]); area2[r] += area2[c]
+                    first[r] = min(first[r], first[c])      # fact 4 compares first pixels in raster order
+                    area2[r] += area2[c]
                     nact = _unlink(active, slot, c, nact)
                     a = r
             if a < 0:                                       # no neighbour yet: a new component
-                a = ncomp; ncomp += 1; parent[a] = a; size[a] = 1; area2[a] = 0; first[a] = p
-                box[a, 0] = x; box[a, 1] = y; box[a, 2] = x; box[a, 3] = y
-                active[nact] = a; slot[a] = nact; nact += 1
+                a = ncomp
+                ncomp += 1
+                parent[a], size[a], area2[a], first[a] = a, 1, 0, pix
+                box[a, 0], box[a, 1], box[a, 2], box[a, 3] = x, y, x, y
+                active[nact], slot[a] = a, nact
+                nact += 1
             else:
-                size[a] += 1; first[a] = min(first[a], p); _grow(box, a, x, y)
-            lab[P] = a
+                size[a] += 1
+                first[a] = min(first[a], pix)
+                _grow(box, a, x, y)
+            lab[pad] = a
             if g > area_floor:                              # areas only as low as a single-contour level needs
+                # fact 3: each 2 x 2 block around the pixel gains it, and its share of 2 x area moves up one step
                 for by in range(max(y - 1, 0), min(y + 1, h - 1)):
                     for bx in range(max(x - 1, 0), min(x + 1, w - 1)):
-                        k = blocks[by * (w - 1) + bx]; blocks[by * (w - 1) + bx] = k + 1
+                        k = blocks[by * (w - 1) + bx]
+                        blocks[by * (w - 1) + bx] = k + 1
                         area2[a] += twice_area[k + 1] - twice_area[k]
         v = g - 1
         if not want[v]: continue
         best = -1
         for k in range(nact):
             r = active[k]
-            boxes = _push(boxes, nb, box[r, 0], box[r, 1], min(box[r, 2] + 1, w - 1), min(box[r, 3] + 1, h - 1), v); nb += 1
+            # wsolevaluation's box: x1 = x + w of boundingRect, one past the last pixel, then clipped (opencv_boxes)
+            boxes = _push(boxes, nb, box[r, 0], box[r, 1], min(box[r, 2] + 1, w - 1), min(box[r, 3] + 1, h - 1), v)
+            nb += 1
+            # fact 3 gives the areas; fact 4 breaks a tie: the component whose first pixel comes last wins
             if best < 0 or area2[r] > area2[best] or (area2[r] == area2[best] and first[r] > first[best]): best = r
         if best < 0 or v < area_floor: continue
-        largest[v, 0] = box[best, 0]; largest[v, 1] = box[best, 1]
-        largest[v, 2] = min(box[best, 2] + 1, w - 1); largest[v, 3] = min(box[best, 3] + 1, h - 1)
-        for k in range(nact):                               # could filled holes make another component win?
+        largest[v, 0], largest[v, 1] = box[best, 0], box[best, 1]
+        largest[v, 2], largest[v, 3] = min(box[best, 2] + 1, w - 1), min(box[best, 3] + 1, h - 1)
+        # fact 3 counts a component with its holes filled; the sweep knows only its own blocks, so a rival whose box
+        # could hold the winner's area is marked and OpenCV decides that level
+        for k in range(nact):
             r = active[k]
             if r != best and 2 * (box[r, 2] - box[r, 0]) * (box[r, 3] - box[r, 1]) >= area2[best]: contested[v] = True
     return boxes[:nb], largest, contested
@@ -220,53 +270,76 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
 # %% ../nbs/07_boxes.ipynb #df4c3cec
 @njit(cache=True)
 def _hole_sweep(u, order, starts, want, ws):
-    "Holes of `u > v` (4-connected components of `u <= v` off the border) for each wanted level: grown boxes tagged by level, and the hole count per level."
+    """Holes of `u > v` (4-connected components of `u <= v` off the border) for each wanted level: grown boxes tagged by
+    level, and the hole count per level."""
     h, w = u.shape
     ints, box, edge, _ = ws
     lab, parent, size, inner, slot = ints[0], ints[1], ints[2], ints[5], ints[6]
-    lab[:] = -1; slot[:] = -1
-    W = w + 2
-    nin = 0; ncomp = 0
+    lab[:] = -1
+    slot[:] = -1
+    stride = w + 2
+    nin, ncomp, nb = 0, 0, 0                                # components off the border, components made, boxes pushed
     nholes = np.zeros(256, np.int64)
-    boxes = np.empty((16, 5), np.int64); nb = 0
-    for v in range(255):
+    boxes = np.empty((16, 5), np.int64)
+    for v in range(255):                                    # darkest first: then the pixels present are u <= v
         for j in range(starts[v], starts[v + 1]):
-            p = order[j]; y = p // w; x = p - y * w; P = (y + 1) * W + x + 1
+            pix = order[j]
+            y = pix // w
+            x = pix - y * w
+            pad = (y + 1) * stride + x + 1
             on_edge = x == 0 or y == 0 or x == w - 1 or y == h - 1
             a = -1
-            for d in (-W, -1, 1, W):                        # 4-connected
-                lq = lab[P + d]
+            for d in (-stride, -1, 1, stride):              # fact 2: the background is 4-connected
+                lq = lab[pad + d]
                 if lq < 0 or lq == a: continue
-                b = _root(parent, lq); lab[P + d] = b
+                b = _root(parent, lq)
+                lab[pad + d] = b
                 if b == a: continue
-                if a < 0: a = b; continue
+                if a < 0:
+                    a = b
+                    continue
                 r, c = _union(parent, size, box, a, b)
                 if slot[c] >= 0: nin = _unlink(inner, slot, c, nin)       # c is absorbed
-                if edge[c] and not edge[r]:
-                    edge[r] = True; nin = _unlink(inner, slot, r, nin)       # r now reaches the border
+                if edge[c] and not edge[r]:                 # r now reaches the border: fact 2, not a hole
+                    edge[r] = True
+                    nin = _unlink(inner, slot, r, nin)
                 a = r
             if a < 0:
-                a = ncomp; ncomp += 1; parent[a] = a; size[a] = 1; edge[a] = on_edge
-                box[a, 0] = x; box[a, 1] = y; box[a, 2] = x; box[a, 3] = y
-                if not on_edge: inner[nin] = a; slot[a] = nin; nin += 1
+                a = ncomp
+                ncomp += 1
+                parent[a], size[a], edge[a] = a, 1, on_edge
+                box[a, 0], box[a, 1], box[a, 2], box[a, 3] = x, y, x, y
+                if not on_edge:
+                    inner[nin], slot[a] = a, nin
+                    nin += 1
             else:
-                size[a] += 1; _grow(box, a, x, y)
-                if on_edge and not edge[a]: edge[a] = True; nin = _unlink(inner, slot, a, nin)
-            lab[P] = a
+                size[a] += 1
+                _grow(box, a, x, y)
+                if on_edge and not edge[a]:
+                    edge[a] = True
+                    nin = _unlink(inner, slot, a, nin)
+            lab[pad] = a
         nholes[v] = nin
         if not want[v]: continue
         for k in range(nin):
             r = inner[k]
-            boxes = _push(boxes, nb, box[r, 0] - 1, box[r, 1] - 1, min(box[r, 2] + 2, w - 1), min(box[r, 3] + 2, h - 1), v); nb += 1
+            # fact 2: the hole's contour runs through the foreground around it, one pixel out on every side; x1, y1 gain
+            # one more as in the foreground sweep
+            boxes = _push(
+                boxes, nb, box[r, 0] - 1, box[r, 1] - 1, min(box[r, 2] + 2, w - 1), min(box[r, 3] + 2, h - 1), v
+            )
+            nb += 1
     return boxes[:nb], nholes
 
 # %% ../nbs/07_boxes.ipynb #b6ef313c
 def contour_boxes(score_map, thresholds, multi=True):
-    "Boxes at each CAM threshold for one map in [0, 1] (or a `uint8` map): a list of `(k, 4)` arrays, from one component-tree sweep."
+    """Boxes at each CAM threshold for one map in [0, 1] (or a `uint8` map): a list of `(k, 4)` arrays, from one
+    component-tree sweep."""
     m8 = score_map if isinstance(score_map, np.ndarray) and score_map.dtype == np.uint8 else to_uint8(score_map)
     if m8.ndim != 2: raise ValueError(f"contour_boxes takes one map (h, w), got shape {m8.shape}")
     levels = threshold_levels(thresholds, m8.max())
-    want = np.zeros(256, np.bool_); want[levels] = True
+    want = np.zeros(256, np.bool_)
+    want[levels] = True
     order, starts = _order_by_value(m8.ravel())
     ws = _workspace(*m8.shape)
     fg, largest, contested = _foreground_sweep(m8, order, starts, want, 255 if multi else levels.min(), ws)
@@ -301,7 +374,8 @@ def _best_iou(x0, y0, x1, y1, gt):
     "Largest IoU of one box with any row of `gt` `(m, 4)`, inclusive coordinates."
     best = 0.0
     for k in range(gt.shape[0]):
-        iw = min(x1, gt[k, 2]) - max(x0, gt[k, 0]) + 1; ih = min(y1, gt[k, 3]) - max(y0, gt[k, 1]) + 1
+        iw = min(x1, gt[k, 2]) - max(x0, gt[k, 0]) + 1
+        ih = min(y1, gt[k, 3]) - max(y0, gt[k, 1]) + 1
         inter = max(iw, 0) * max(ih, 0)
         union = (x1 - x0 + 1) * (y1 - y0 + 1) + (gt[k, 2] - gt[k, 0] + 1) * (gt[k, 3] - gt[k, 1] + 1) - inter
         if union > 0: best = max(best, inter / union)
@@ -311,7 +385,8 @@ def _best_iou(x0, y0, x1, y1, gt):
 def _score_map(u, thresholds, g, single_at, ws, multi_iou, single_iou):
     "Fill one row of `multi_iou` and `single_iou` for the `uint8` map `u` and its ground truth `g`."
     levels = (thresholds * u.max()).astype(np.int64)
-    want = np.zeros(256, np.bool_); want[levels] = True
+    want = np.zeros(256, np.bool_)
+    want[levels] = True
     order, starts = _order_by_value(u.ravel())
     area_floor = 255                                     # the lowest level that needs the largest contour
     for t in range(thresholds.size):
@@ -321,40 +396,51 @@ def _score_map(u, thresholds, g, single_at, ws, multi_iou, single_iou):
     best = np.full(256, -1.0)
     for boxes in (fg, holes):
         for k in range(boxes.shape[0]):
-            v = boxes[k, 4]; best[v] = max(best[v], _best_iou(boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3], g))
+            v = boxes[k, 4]
+            best[v] = max(best[v], _best_iou(boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3], g))
     empty = _best_iou(0, 0, 0, 0, g)                     # no foreground: the box (0, 0, 0, 0)
     for t in range(thresholds.size):
         v = levels[t]
         multi_iou[t] = best[v] if best[v] >= 0 else empty
+        # a contested level with holes: filled holes (fact 3) could change the winner, so NaN and OpenCV decides
         if single_at[t] and not (contested[v] and nholes[v] > 0):
             single_iou[t] = _best_iou(largest[v, 0], largest[v, 1], largest[v, 2], largest[v, 3], g)
 
 @njit(parallel=True, cache=True)
 def _batch_ious(maps, scale, thresholds, gt, offsets, single_at, nchunks):
-    "Best IoUs per map and threshold (multi-contour; largest contour where `single_at`, NaN where OpenCV must decide); maps outside [0, 1] or not finite are flagged."
+    """Best IoUs per map and threshold (multi-contour; largest contour where `single_at`, NaN where OpenCV must decide);
+    maps outside [0, 1] or not finite are flagged."""
     n, h, w = maps.shape
-    multi_iou = np.empty((n, thresholds.size)); single_iou = np.full((n, thresholds.size), np.nan)
+    multi_iou = np.empty((n, thresholds.size))
+    single_iou = np.full((n, thresholds.size), np.nan)
     bad = np.zeros(n, np.bool_)
     for c in prange(nchunks):                            # one chunk per thread: allocate once, reuse map after map
-        ws = _workspace(h, w); u = np.empty((h, w), np.uint8)
+        ws = _workspace(h, w)
+        u = np.empty((h, w), np.uint8)
         flat = u.ravel()
         for i in range(c * n // nchunks, (c + 1) * n // nchunks):
-            src = maps[i].ravel(); ok = True
+            src = maps[i].ravel()
+            ok = True
             for k in range(h * w):
-                s = src[k]; inside = s >= 0 and s <= 1                    # NaN fails both comparisons
+                s = src[k]
+                inside = s >= 0 and s <= 1                    # NaN fails both comparisons
                 ok &= inside
                 flat[k] = np.uint8(s * scale) if inside else 0            # wsolevaluation: trunc(map * 255)
-            if not ok: bad[i] = True; continue
+            if not ok:
+                bad[i] = True
+                continue
             _score_map(u, thresholds, gt[offsets[i]:offsets[i + 1]], single_at, ws, multi_iou[i], single_iou[i])
     return multi_iou, single_iou, bad
 
 # %% ../nbs/07_boxes.ipynb #e0f0737b
 def stack_boxes(gt_boxes, n):
-    "Ground-truth boxes of `n` images (a list of `(k_i, 4)`, or `(n, k, 4)` padded with rows of -1) as one `(m, 4)` array and `offsets` `(n + 1,)`."
+    """Ground-truth boxes of `n` images (a list of `(k_i, 4)`, or `(n, k, 4)` padded with rows of -1) as one `(m, 4)`
+    array and `offsets` `(n + 1,)`."""
     if isinstance(gt_boxes, (torch.Tensor, np.ndarray)):
         b = as_numpy(gt_boxes)
         if b.ndim == 2: b = b[:, None]                                      # one box per image
-        if b.ndim != 3 or b.shape[-1] != 4: raise ValueError(f"gt_boxes must be (n, 4), (n, k, 4) or a list of (k, 4), got shape {b.shape}")
+        if b.ndim != 3 or b.shape[-1] != 4:
+            raise ValueError(f"gt_boxes must be (n, 4), (n, k, 4) or a list of (k, 4), got shape {b.shape}")
         gt_boxes = [bi[~(bi == -1).all(1)] for bi in b]                     # drop padding rows
     if len(gt_boxes) != n: raise ValueError(f"gt_boxes has {len(gt_boxes)} entries for {n} maps")
     checked = []
@@ -373,7 +459,8 @@ def _float_maps(maps, name='maps'):
     return np.ascontiguousarray(maps if maps.dtype in (np.float32, np.float64) else maps.astype(np.float32))
 
 def box_ious(maps, thresholds, gt_boxes, single=False, name='maps'):
-    "Best IoU with the ground truth per map and threshold: `(multi, single)` arrays `(n, len(thresholds))`; `single` (bool, or one bool per threshold) says where the largest contour is scored, NaN elsewhere."
+    """Best IoU with the ground truth per map and threshold: `(multi, single)` arrays `(n, len(thresholds))`; `single`
+    (bool, or one bool per threshold) says where the largest contour is scored, NaN elsewhere."""
     maps = _float_maps(maps, name)
     th = check_thresholds(thresholds)
     single_at = np.broadcast_to(np.asarray(single, dtype=np.bool_), th.shape).copy()

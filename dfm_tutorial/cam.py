@@ -18,9 +18,14 @@ def class_activation_maps(features, weight, classes):
     check_feature_map(features, 'features')
     weight, classes = torch.as_tensor(weight), torch.as_tensor(classes, device=features.device)
     if weight.ndim != 2 or weight.shape[1] != features.shape[1]:
-        raise ValueError(f"weight must be (num_classes, {features.shape[1]}) to match the feature map's channels, got {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must be (num_classes, {features.shape[1]}) to match "
+            f"the feature map's channels, got {tuple(weight.shape)}"
+        )
     if classes.shape != (features.shape[0],):
-        raise ValueError(f"classes must hold one class per image, shape ({features.shape[0]},), got {tuple(classes.shape)}")
+        raise ValueError(
+            f"classes must hold one class per image, shape ({features.shape[0]},), got {tuple(classes.shape)}"
+        )
     if classes.dtype.is_floating_point or bool(((classes < 0) | (classes >= weight.shape[0])).any()):
         raise ValueError(f"classes must be integers in [0, {weight.shape[0]}), got {classes.tolist()}")
     w = weight.to(features.device, features.dtype)[classes]               # (n, c)

@@ -11,7 +11,8 @@ __all__ = ['CONFIGS', 'COMMAND_GROUP', 'read_config', 'parse_override', 'make_co
 import argparse, json, sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from .train import TrainConfig, eval_loader, evaluate, load_checkpoint, model_from_checkpoint, pick_device, train
+from .train import (TrainConfig, eval_loader, evaluate, load_checkpoint, model_from_checkpoint, pick_device,
+                                train)
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib                        # Python 3.10
 
@@ -24,7 +25,9 @@ def read_config(name):
     path = Path(name)
     if not path.is_file(): path = CONFIGS / f'{name}.toml'
     if not path.is_file():
-        raise FileNotFoundError(f"no config {name!r}: give a .toml path or one of {sorted(p.stem for p in CONFIGS.glob('*.toml'))}")
+        raise FileNotFoundError(
+            f"no config {name!r}: give a .toml path or one of {sorted(p.stem for p in CONFIGS.glob('*.toml'))}"
+        )
     try: return tomllib.loads(path.read_text(encoding='utf-8'))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not valid TOML: {e}") from None
@@ -56,7 +59,9 @@ def plugin_commands():
 
 def main(argv=None):
     "The `python -m dfm_tutorial` / `dfm-tutorial` command."
-    ap = argparse.ArgumentParser(prog='dfm-tutorial', description='Train and evaluate WSOL models (CAM, ADL, DFM, HaS, ACoL).')
+    ap = argparse.ArgumentParser(
+        prog='dfm-tutorial', description='Train and evaluate WSOL models (CAM, ADL, DFM, HaS, ACoL).'
+    )
     sub = ap.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train a model from a config file and key=value overrides')
     t.add_argument('--config', default='toy', help='a .toml file or a name in dfm_tutorial/configs (default: toy)')
@@ -76,7 +81,8 @@ def main(argv=None):
         elif args.command == 'evaluate':
             ck = load_checkpoint(args.checkpoint)
             model, _ = model_from_checkpoint(ck)
-            cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})  # e.g. another split
+            # e.g. another split
+            cfg = TrainConfig.from_dict({**ck['config'], **dict(parse_override(o) for o in args.overrides)})
             cfg.check()                                               # the same checks as train: eval_size=0 stops here
             device = pick_device(cfg.device)
             print(json.dumps(evaluate(model.to(device), eval_loader(cfg), device), indent=1, default=str))

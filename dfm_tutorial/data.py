@@ -9,7 +9,8 @@ __all__ = ['SPLITS', 'logger', 'WIDE_GRAY', 'BOX_SLACK', 'IMAGENET_MEAN', 'IMAGE
            'text_lines', 'WSOLMetadata', 'read_cub_metadata', 'split_indices', 'BadImageError', 'as_rgb', 'load_rgb',
            'resize_image', 'train_transform', 'eval_transform', 'box_rows', 'check_boxes_fit', 'WSOLDataset',
            'pad_boxes', 'collate_items', 'has_masks', 'load_masks', 'normalize_batch', 'gather_boxes', 'build_cache',
-           'ImageCache', 'epoch_seed', 'shard_size', 'epoch_indices', 'CacheLoader', 'crop_flip', 'random_crop_flip']
+           'ImageCache', 'epoch_seed', 'shard_size', 'epoch_indices', 'CacheLoader', 'crop_flip', 'random_crop_flip',
+           'EpochSampler', 'PILTrainLoader']
 
 # %% ../nbs/10_data.ipynb #36fe5492
 import json, logging, math
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset, DataLoader
+from torch.utils.data import Dataset, DataLoader, Sampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 import torchvision.transforms.v2.functional as TF
@@ -96,27 +97,45 @@ def read_cub_metadata(root):
     "Read and cross-check a CUB-format dataset's metadata files under `root`."
     root = Path(root)
     missing = [f for f in CUB_FILES[:4] if not (root / f).is_file()]
-    if missing: raise FileNotFoundError(f"{root} is not a CUB-format dataset: {', '.join(missing)} missing (expected {', '.join(CUB_FILES)})")
+    if missing:
+        raise FileNotFoundError(
+            f"{root} is not a CUB-format dataset: {', '.join(missing)} missing (expected {', '.join(CUB_FILES)})"
+        )
     images, lines = _parse_lines(root / 'images.txt', (int, str), '<image id> <path>')
     index = {}
     for k, ((i, _), n) in enumerate(zip(images, lines)):
         if i in index: raise MetadataError(f"{root / 'images.txt'}:{n}: image id {i} appears twice")
         index[i] = k
-    names = [c for _, c in _parse_lines(root / 'classes.txt', (int, str), '<class id> <name>')[0]] if (root / 'classes.txt').is_file() else None
-    labels = _per_image(root / 'image_class_labels.txt', *_parse_lines(root / 'image_class_labels.txt', (int, int), '<image id> <class id>'), index, 'class label')
+    names = (
+        [c for _, c in _parse_lines(root / 'classes.txt', (int, str), '<class id> <name>')[0]]
+        if (root / 'classes.txt').is_file()
+        else None
+    )
+    labels = _per_image(root / 'image_class_labels.txt',
+                        *_parse_lines(root / 'image_class_labels.txt', (int, int), '<image id> <class id>'), index,
+                        'class label')
     n_classes = len(names) if names is not None else int(labels.max(initial=0))
     if len(labels) and (labels.min() < 1 or labels.max() > n_classes):
         k = int(np.argmax((labels < 1) | (labels > n_classes)))
-        raise MetadataError(f"{root / 'image_class_labels.txt'}: image id {images[k][0]} has class id {labels[k]}, outside 1..{n_classes} ({'classes.txt' if names else 'the largest id'})")
+        raise MetadataError(
+            f"{root / 'image_class_labels.txt'}: image id {images[k][0]} has class id {labels[k]}, "
+            f"outside 1..{n_classes} ({'classes.txt' if names else 'the largest id'})"
+        )
     rows, numbers = _parse_lines(root / 'train_test_split.txt', (int, int), '<image id> <is_training_image>')
     for (i, t), n in zip(rows, numbers):
-        if t not in (0, 1): raise MetadataError(f"{root / 'train_test_split.txt'}:{n}: the split flag must be 0 or 1, got {t}")
+        if t not in (0, 1):
+            raise MetadataError(f"{root / 'train_test_split.txt'}:{n}: the split flag must be 0 or 1, got {t}")
     is_train = _per_image(root / 'train_test_split.txt', rows, numbers, index, 'split flag').astype(bool)
-    rows, numbers = _parse_lines(root / 'bounding_boxes.txt', (int, float, float, float, float), '<image id> <x> <y> <w> <h>')
+    rows, numbers = _parse_lines(
+        root / 'bounding_boxes.txt', (int, float, float, float, float), '<image id> <x> <y> <w> <h>'
+    )
     owner = np.empty(len(rows), np.int64)
     for j, ((i, x, y, w, h), n) in enumerate(zip(rows, numbers)):
         if i not in index: raise MetadataError(f"{root / 'bounding_boxes.txt'}:{n}: image id {i} is not in images.txt")
-        if not (w >= 0 and h >= 0 and math.isfinite(x + y + w + h)): raise MetadataError(f"{root / 'bounding_boxes.txt'}:{n}: a box needs finite x, y and w, h >= 0, got {x} {y} {w} {h}")
+        if not (w >= 0 and h >= 0 and math.isfinite(x + y + w + h)):
+            raise MetadataError(
+                f"{root / 'bounding_boxes.txt'}:{n}: a box needs finite x, y and w, h >= 0, got {x} {y} {w} {h}"
+            )
         owner[j] = index[i]
     xywh = np.array([r[1:] for r in rows], np.float64).reshape(-1, 4)
     order = np.argsort(owner, kind='stable')                                  # group boxes by image, file order within
@@ -140,7 +159,11 @@ def split_indices(meta, split, val_per_class=5, seed=0, exclude_val=False):
     val = np.sort(shuffled[np.arange(len(shuffled)) - first < val_per_class])
     if split == 'val':
         short = np.flatnonzero(np.bincount(meta.labels[val], minlength=len(meta.class_names)) < val_per_class)
-        if len(short): raise ValueError(f"val_per_class={val_per_class}: class {meta.class_names[short[0]]} has only {np.sum(meta.labels[val] == short[0])} boxed training images")
+        if len(short):
+            raise ValueError(
+                f"val_per_class={val_per_class}: class {meta.class_names[short[0]]} has "
+                f"only {np.sum(meta.labels[val] == short[0])} boxed training images"
+            )
         return val
     return np.setdiff1d(np.flatnonzero(meta.is_train), val)
 
@@ -180,7 +203,9 @@ def train_transform(resize=256, crop=224, flip=0.5):
     aug = v2.Compose([v2.RandomCrop(crop), v2.RandomHorizontalFlip(flip)])
     def tfm(image, boxes):
         w, h = image.size
-        b = tv_tensors.BoundingBoxes(torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4), format='XYXY', canvas_size=(h, w))
+        b = tv_tensors.BoundingBoxes(
+            torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4), format='XYXY', canvas_size=(h, w)
+        )
         b = TF.resize(b, [resize, resize])
         image, b = aug(resize_image(image, resize), b)
         return TF.pil_to_tensor(image), b.as_subclass(torch.Tensor)
@@ -189,7 +214,11 @@ def train_transform(resize=256, crop=224, flip=0.5):
 def eval_transform(size=224):
     "Evaluation transform: resize to size × size; boxes scaled and truncated as the WSOL protocol does."
     def tfm(image, boxes):
-        b = resize_boxes(np.asarray(boxes, np.float64).reshape(-1, 4), image.size, (size, size)) if len(boxes) else np.zeros((0, 4))
+        b = (
+            resize_boxes(np.asarray(boxes, np.float64).reshape(-1, 4), image.size, (size, size))
+            if len(boxes)
+            else np.zeros((0, 4))
+        )
         return TF.pil_to_tensor(resize_image(image, size)), torch.as_tensor(b, dtype=torch.float32)
     return tfm
 
@@ -209,7 +238,8 @@ def check_boxes_fit(meta, indices, sizes):
     b, wh = meta.boxes[rows], np.asarray(sizes, np.float64).reshape(-1, 2)[owner]   # (m, 4), (m, 2)
     bad = (b[:, :2] >= wh).any(1) | (b[:, 2:] > wh + BOX_SLACK).any(1)
     if bad.any():
-        k = int(np.argmax(bad)); (w, h), i = wh[k].astype(int), indices[owner[k]]
+        k = int(np.argmax(bad))
+        (w, h), i = wh[k].astype(int), indices[owner[k]]
         box = ', '.join(f'{v:g}' for v in b[k])
         raise MetadataError(f"a box ({box}) lies outside its {w} × {h} image: {meta.where(i)}")
 
@@ -218,21 +248,31 @@ class WSOLDataset(Dataset):
     "Items `(image uint8 (3, h, w), label, boxes (k, 4), image_id)` of one split of a CUB-format dataset."
     def __init__(self, root, split='train', transform='default', val_per_class=5, seed=0, exclude_val=False,
                  on_bad_image='raise', meta=None):
-        if on_bad_image not in ('raise', 'skip'): raise ValueError(f"on_bad_image must be 'raise' or 'skip', got {on_bad_image!r}")
+        if on_bad_image not in ('raise', 'skip'):
+            raise ValueError(f"on_bad_image must be 'raise' or 'skip', got {on_bad_image!r}")
         self.meta = meta or read_cub_metadata(root)
         self.split, self.on_bad_image = split, on_bad_image
         self.indices = split_indices(self.meta, split, val_per_class, seed, exclude_val)
-        self.transform = (train_transform() if split == 'train' else eval_transform()) if transform == 'default' else transform
+        self.transform = (
+            (train_transform() if split == 'train' else eval_transform()) if transform == 'default' else transform
+        )
         self._check_files()
         if split != 'train': self._check_boxes()
 
     def _check_files(self):
         missing = [i for i in self.indices if not self.meta.image_path(i).is_file()]
-        if missing: raise BadImageError(f"{len(missing)} image(s) of split {self.split!r} missing, first: {self.meta.where(missing[0])}")
+        if missing:
+            raise BadImageError(
+                f"{len(missing)} image(s) of split {self.split!r} missing, first: {self.meta.where(missing[0])}"
+            )
 
     def _check_boxes(self):
         boxless = self.indices[np.diff(self.meta.offsets)[self.indices] == 0]
-        if len(boxless): raise MetadataError(f"{len(boxless)} image(s) of split {self.split!r} have no line in bounding_boxes.txt, first: {self.meta.where(boxless[0])}")
+        if len(boxless):
+            raise MetadataError(
+                f"{len(boxless)} image(s) of split {self.split!r} have no line "
+                f"in bounding_boxes.txt, first: {self.meta.where(boxless[0])}"
+            )
 
     @property
     def num_classes(self): return len(self.meta.class_names)
@@ -262,7 +302,8 @@ def pad_boxes(boxes):
     return out
 
 def collate_items(items):
-    "Batch `(images (n, 3, h, w), labels (n,), boxes (n, k, 4) padded with -1, image_ids)`, leaving out skipped (`None`) items."
+    """Batch `(images (n, 3, h, w), labels (n,), boxes (n, k, 4) padded with -1, image_ids)`, leaving out skipped
+    (`None`) items."""
     items = [it for it in items if it is not None]
     if not items: return None
     images, labels, boxes, ids = zip(*items)
@@ -291,14 +332,17 @@ def normalize_batch(images, device=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, d
     "`uint8` images `(n, 3, h, w)` → normalised `dtype` on `device` in channels_last."
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"normalize_batch expects uint8 images (n, 3, h, w), got {images.dtype} {tuple(images.shape)}")
-    x = images.to(device, non_blocking=True).permute(0, 2, 3, 1).contiguous()  # (n, h, w, 3): free when already channels_last
+    # (n, h, w, 3): free when already channels_last
+    x = images.to(device, non_blocking=True).permute(0, 2, 3, 1).contiguous()
     scale = 1 / (255 * torch.tensor(std, device=x.device))
     shift = -torch.tensor(mean, device=x.device) / torch.tensor(std, device=x.device)
-    return x.to(torch.float32).mul_(scale).add_(shift).to(dtype).permute(0, 3, 1, 2)  # (x/255 - mean)/std, channels_last
+    # (x/255 - mean)/std, channels_last
+    return x.to(torch.float32).mul_(scale).add_(shift).to(dtype).permute(0, 3, 1, 2)
 
 # %% ../nbs/10_data.ipynb #a46b8e15
 def gather_boxes(meta, indices, sizes, size, truncate):
-    "Boxes of images `indices` moved into `size` × `size` resized images (original sizes `(n, 2)`), padded `(n, k, 4)` with -1."
+    """Boxes of images `indices` moved into `size` × `size` resized images (original sizes `(n, 2)`), padded `(n, k, 4)`
+    with -1."""
     rows, owner, counts = box_rows(meta, indices)
     slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)   # (m,) place among its image's boxes
     wh = np.asarray(sizes, np.float64)[owner]
@@ -309,7 +353,8 @@ def gather_boxes(meta, indices, sizes, size, truncate):
 
 # %% ../nbs/10_data.ipynb #d76d9edd
 class _Decode(Dataset):
-    "Worker-side decoding for `build_cache`: index, resized `uint8` `(s, s, 3)` image (or `None`) and original `(w, h)`."
+    """Worker-side decoding for `build_cache`: index, resized `uint8` `(s, s, 3)` image (or `None`) and original
+    `(w, h)`."""
     def __init__(self, ds, size): self.ds, self.size = ds, size
     def __len__(self): return len(self.ds)
     def __getitem__(self, k):
@@ -320,40 +365,53 @@ class _Decode(Dataset):
 def _as_is(item): return item
 
 def _open_progress(path, n, size):
-    "Memory-mapped `images`, `done` flags and original `sizes` of a cache under construction at `path`, fresh or resumed."
+    """Memory-mapped `images`, `done` flags and original `sizes` of a cache under construction at `path`, fresh or
+    resumed."""
     npy, done_file, sizes_file = path / 'images.npy', path / 'done.npy', path / 'sizes.npy'
     if npy.exists() and done_file.exists() and sizes_file.exists():
         images = np.load(npy, mmap_mode='r+')
         if images.shape == (n, size, size, 3): return images, np.load(done_file), np.load(sizes_file)
-    return np.lib.format.open_memmap(npy, mode='w+', dtype=np.uint8, shape=(n, size, size, 3)), np.zeros(n, bool), np.ones((n, 2), np.int64)
+    return (np.lib.format.open_memmap(npy, mode='w+', dtype=np.uint8, shape=(n, size, size, 3)), np.zeros(n, bool),
+            np.ones((n, 2), np.int64))
 
 def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress=True, **dataset_kwargs):
-    "Decode and resize a split once into `path/images.npy` (memory-mapped uint8 `(n, size, size, 3)`), resumable; returns `path`."
+    """Decode and resize a split once into `path/images.npy` (memory-mapped uint8 `(n, size, size, 3)`), resumable;
+    returns `path`."""
     path, size = Path(path), size or (256 if split == 'train' else 224)
     ds = WSOLDataset(root, split, transform=None, **dataset_kwargs)
     if len(ds) == 0: raise ValueError(f"the {split} split of {root} has no images: are its metadata files empty?")
-    want = dict(root=str(Path(root).resolve()), split=split, size=size, n=len(ds), image_ids=[ds.meta.paths[i] for i in ds.indices])
+    want = dict(root=str(Path(root).resolve()), split=split, size=size, n=len(ds),
+                image_ids=[ds.meta.paths[i] for i in ds.indices])
     if (path / 'meta.json').exists():
         have = json.loads((path / 'meta.json').read_text())
         if all(have.get(k) == v for k, v in want.items()):
             if progress: print(f"cache at {path} is complete: nothing to do")
             return path
-        raise FileExistsError(f"{path} holds a different cache ({have['split']}, size {have['size']}, {have['n']} images from {have['root']}); choose another path or delete it")
+        raise FileExistsError(
+            f"{path} holds a different cache ({have['split']}, size {have['size']}, "
+            f"{have['n']} images from {have['root']}); choose another path or delete it"
+        )
     path.mkdir(parents=True, exist_ok=True)
     images, done, sizes = _open_progress(path, len(ds), size)
     todo = np.flatnonzero(~done)
-    loader = DataLoader(torch.utils.data.Subset(_Decode(ds, size), todo.tolist()), batch_size=None, num_workers=num_workers, collate_fn=_as_is)
-    with progress_bar(total=len(ds), initial=int(done.sum()), desc=f'caching {split} at {size}px', unit='img', disable=not progress) as bar:
+    loader = DataLoader(torch.utils.data.Subset(_Decode(ds, size), todo.tolist()), batch_size=None,
+                        num_workers=num_workers, collate_fn=_as_is)
+    with progress_bar(
+        total=len(ds), initial=int(done.sum()), desc=f'caching {split} at {size}px', unit='img', disable=not progress
+    ) as bar:
         for j, (k, im, wh) in enumerate(loader, 1):
             if im is not None: images[k] = im
             sizes[k] = wh
             bar.update()
             if j % chunk == 0 or j == len(todo):                   # what is flushed and marked survives an interruption
-                images.flush(); done[todo[:j]] = True
-                np.save(path / 'sizes.npy', sizes); np.save(path / 'done.npy', done)
+                images.flush()
+                done[todo[:j]] = True
+                np.save(path / 'sizes.npy', sizes)
+                np.save(path / 'done.npy', done)
     skipped = (sizes == 0).all(1)
     check_boxes_fit(ds.meta, ds.indices[~skipped], sizes[~skipped])
-    np.save(path / 'boxes.npy', gather_boxes(ds.meta, ds.indices, np.maximum(sizes, 1), size, truncate=split != 'train').astype(np.float32))
+    np.save(path / 'boxes.npy',
+            gather_boxes(ds.meta, ds.indices, np.maximum(sizes, 1), size, truncate=split != 'train').astype(np.float32))
     np.save(path / 'labels.npy', ds.meta.labels[ds.indices])
     meta = dict(want, skipped=np.flatnonzero(skipped).tolist(), class_names=ds.meta.class_names)
     write_text_atomic(path / 'meta.json', json.dumps(meta))               # last: the cache is complete once it is there
@@ -362,11 +420,14 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
 
 # %% ../nbs/10_data.ipynb #1acea238
 class ImageCache(Dataset):
-    "A finished cache; `cache[indices]` gives a whole batch `(images uint8 (b, s, s, 3), labels, boxes (b, k, 4), positions)`."
+    """A finished cache; `cache[indices]` gives a whole batch
+    `(images uint8 (b, s, s, 3), labels, boxes (b, k, 4), positions)`."""
     def __init__(self, path):
         self.path = Path(path)
         if not (self.path / 'meta.json').exists():
-            raise FileNotFoundError(f"{self.path} is not a finished cache (no meta.json): run build_cache again, it resumes")
+            raise FileNotFoundError(
+                f"{self.path} is not a finished cache (no meta.json): run build_cache again, it resumes"
+            )
         self.meta = json.loads((self.path / 'meta.json').read_text())
         self.labels = torch.from_numpy(np.load(self.path / 'labels.npy'))
         self.boxes = torch.from_numpy(np.load(self.path / 'boxes.npy'))
@@ -392,8 +453,13 @@ def shard_size(n, world_size=1, drop_last=False):
     return n // world_size if drop_last else -(-n // world_size)
 
 def epoch_indices(n, epoch=0, seed=0, shuffle=True, rank=0, world_size=1, drop_last=False):
-    "One rank's indices for one epoch: a permutation seeded by `(seed, epoch)` (the same on every rank), cut or padded to a multiple of `world_size`, strided."
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch))) if shuffle else torch.arange(n)
+    """One rank's indices for one epoch: a permutation seeded by `(seed, epoch)` (the same on every rank), cut or padded
+    to a multiple of `world_size`, strided."""
+    order = (
+        torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
+        if shuffle
+        else torch.arange(n)
+    )
     if drop_last: order = order[:n - n % world_size]
     else: order = torch.cat([order, order[:(-n) % world_size]])         # as DistributedSampler: every rank gets as many
     return order[rank::world_size]
@@ -401,13 +467,18 @@ def epoch_indices(n, epoch=0, seed=0, shuffle=True, rank=0, world_size=1, drop_l
 PIN_MEMORY = torch.cuda.is_available()     # page-locked batches: the copy to the GPU overlaps the step
 
 class CacheLoader:
-    "Batches of an `ImageCache`, sliced (and with `crop`, cropped and flipped) by a pool of threads; each epoch's order and crops follow from `seed`."
-    def __init__(self, cache, batch_size, shuffle=False, drop_last=False, num_workers=2, seed=0, crop=None, flip=0.5, rank=0, world_size=1):
+    """Batches of an `ImageCache`, sliced (and with `crop`, cropped and flipped) by a pool of threads; each epoch's
+    order and crops follow from `seed`."""
+    def __init__(self, cache, batch_size, shuffle=False, drop_last=False, num_workers=2, seed=0, crop=None, flip=0.5,
+                 rank=0, world_size=1):
         if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if num_workers < 0: raise ValueError(f"num_workers must be >= 0, got {num_workers}")
-        if not 0 <= rank < world_size: raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world_size {world_size})")
-        if crop is not None and crop > cache.size: raise ValueError(f"cannot crop {crop} px from the cache's {cache.size} px images")
-        self.cache, self.batch_size, self.shuffle, self.drop_last, self.num_workers = cache, batch_size, shuffle, drop_last, num_workers
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world_size {world_size})")
+        if crop is not None and crop > cache.size:
+            raise ValueError(f"cannot crop {crop} px from the cache's {cache.size} px images")
+        self.cache, self.batch_size, self.shuffle, self.drop_last, self.num_workers = (cache, batch_size, shuffle,
+                                                                                       drop_last, num_workers)
         self.seed, self.crop, self.flip, self.rank, self.world_size = seed, crop, flip, rank, world_size
         self.epoch, self.skip = 0, 0
     def set_epoch(self, epoch, skip=0):
@@ -415,21 +486,32 @@ class CacheLoader:
         self.epoch, self.skip = epoch, skip
     def indices(self):
         "This rank's positions for the current epoch (`epoch_indices`)."
-        return epoch_indices(len(self.cache), self.epoch, self.seed, self.shuffle, self.rank, self.world_size, self.drop_last)
+        return epoch_indices(
+            len(self.cache), self.epoch, self.seed, self.shuffle, self.rank, self.world_size, self.drop_last
+        )
     def __len__(self):
         m = shard_size(len(self.cache), self.world_size, self.drop_last)
         return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
     def _batch(self, k, idx):
         images, labels, boxes, pos = self.cache[idx]
         if self.crop is not None:                               # a generator per batch: same crops for any worker count
-            images, boxes = random_crop_flip(images, boxes, self.crop, self.flip, torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, self.rank, k)))
+            images, boxes = random_crop_flip(
+                images,
+                boxes,
+                self.crop,
+                self.flip,
+                torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, self.rank, k)),
+            )
         if PIN_MEMORY: images = images.pin_memory()
         return images, labels, boxes, pos
     def __iter__(self):
         idx = self.indices()
-        batches = [(k, idx[i:i + self.batch_size].numpy()) for k, i in enumerate(range(0, len(idx), self.batch_size))][:len(self)][self.skip:]
+        batches = [
+            (k, idx[i : i + self.batch_size].numpy()) for k, i in enumerate(range(0, len(idx), self.batch_size))
+        ][: len(self)][self.skip :]
         if self.num_workers == 0:
-            yield from (self._batch(k, b) for k, b in batches); return
+            yield from (self._batch(k, b) for k, b in batches)
+            return
         # threads, not processes: slicing and torch ops release the GIL, and nothing is pickled between processes
         with ThreadPoolExecutor(self.num_workers) as pool:
             queue = deque()
@@ -443,12 +525,14 @@ class CacheLoader:
 
 # %% ../nbs/10_data.ipynb #68a14a1b
 def crop_flip(images, boxes, crop, tops, lefts, flips):
-    "Crop `uint8` `(n, s, s, 3)` images at `(tops, lefts)` to `crop`², mirror where `flips`; `(n, 3, crop, crop)` channels_last and boxes."
+    """Crop `uint8` `(n, s, s, 3)` images at `(tops, lefts)` to `crop`², mirror where `flips`; `(n, 3, crop, crop)`
+    channels_last and boxes."""
     n, s, dev = images.shape[0], images.shape[1], images.device
     tops, lefts, flips = tops.to(dev), lefts.to(dev), flips.to(dev)
     ar = torch.arange(crop, device=dev)
     rows = (torch.arange(n, device=dev)[:, None] * s + tops[:, None] + ar).reshape(-1)
-    kept = images.reshape(n * s, s * 3).index_select(0, rows).view(n, crop, s * 3)  # whole rows of each crop: row copies
+    # whole rows of each crop: row copies
+    kept = images.reshape(n * s, s * 3).index_select(0, rows).view(n, crop, s * 3)
     windows = kept.unfold(2, crop * 3, 3)                   # (n, crop, s - crop + 1, crop * 3): every left edge, a view
     out = windows[torch.arange(n, device=dev), :, lefts].view(n, crop, crop, 3)
     out[flips] = out[flips].flip(2)
@@ -456,7 +540,9 @@ def crop_flip(images, boxes, crop, tops, lefts, flips):
     pad = (boxes == -1).all(-1, keepdim=True)
     corner = torch.stack([lefts, tops, lefts, tops], 1).to(boxes.dtype)[:, None]
     b = (boxes - corner).clamp(0, crop)
-    b = torch.where(flips[:, None, None], torch.stack([crop - b[..., 2], b[..., 1], crop - b[..., 0], b[..., 3]], -1), b)
+    b = torch.where(
+        flips[:, None, None], torch.stack([crop - b[..., 2], b[..., 1], crop - b[..., 0], b[..., 3]], -1), b
+    )
     return out.permute(0, 3, 1, 2), torch.where(pad, boxes, b)
 
 def random_crop_flip(images, boxes, crop=224, flip=0.5, generator=None):
@@ -465,3 +551,25 @@ def random_crop_flip(images, boxes, crop=224, flip=0.5, generator=None):
     if s < crop: raise ValueError(f"cannot crop {crop} px from {s} px images")
     tops, lefts = torch.randint(0, s - crop + 1, (2, n), generator=generator)
     return crop_flip(images, boxes, crop, tops, lefts, torch.rand(n, generator=generator) < flip)
+
+# %% ../nbs/10_data.ipynb #pilldrcd
+class EpochSampler(Sampler):
+    "`epoch_indices` (the order `CacheLoader` uses) as a `Sampler`, skipping the first `skip` items of the epoch."
+    def __init__(self, n, seed=0, rank=0, world_size=1):
+        self.n, self.seed, self.rank, self.world_size, self.epoch, self.skip = n, seed, rank, world_size, 0, 0
+    def set_epoch(self, epoch, skip=0): self.epoch, self.skip = epoch, skip
+    def __iter__(self):
+        order = epoch_indices(self.n, self.epoch, self.seed, True, self.rank, self.world_size)
+        return iter(order[self.skip:].tolist())
+    def __len__(self): return shard_size(self.n, self.world_size) - self.skip
+
+class PILTrainLoader:
+    """`CacheLoader`'s interface over `WSOLDataset` + `DataLoader`: `set_epoch(epoch, skip)`, batches
+    `(images, labels, boxes, ids)`."""
+    def __init__(self, ds, batch_size, workers, seed, rank, world_size):
+        self.sampler, self.batch_size = EpochSampler(len(ds), seed, rank, world_size), batch_size
+        self.dl = DataLoader(ds, batch_size, sampler=self.sampler, num_workers=workers, collate_fn=collate_items,
+                             drop_last=True, persistent_workers=workers > 0, pin_memory=PIN_MEMORY)
+    def set_epoch(self, epoch, skip=0): self.sampler.set_epoch(epoch, skip * self.batch_size)
+    def __len__(self): return (len(self.sampler) + self.sampler.skip) // self.batch_size
+    def __iter__(self): return iter(self.dl)

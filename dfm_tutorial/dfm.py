@@ -61,11 +61,17 @@ class DFM(nn.Module):
                  draw:str='batch',   # one random choice per 'batch' or per 'sample'
                  keep_maps:bool=False): # keep the last maps in `self.maps` for plotting
         super().__init__()
-        check_range('alpha', alpha, 0, 1, low_open=True); check_range('beta', beta, 0, 1, low_open=True)
-        check_range('lam', lam, low=0); check_range('mu', mu, low=0); check_range('nu', nu, low=0)
+        check_range('alpha', alpha, 0, 1, low_open=True)
+        check_range('beta', beta, 0, 1, low_open=True)
+        check_range('lam', lam, low=0)
+        check_range('mu', mu, low=0)
+        check_range('nu', nu, low=0)
         check_range('theta', theta, 0, 1)
-        check_choice('mode', mode, MODES); check_choice('overlap', overlap, OVERLAPS); check_choice('draw', draw, DRAWS)
-        if focus and mode == 'channel': raise ValueError("focus=True needs the position branch; mode='channel' has none")
+        check_choice('mode', mode, MODES)
+        check_choice('overlap', overlap, OVERLAPS)
+        check_choice('draw', draw, DRAWS)
+        if focus and mode == 'channel':
+            raise ValueError("focus=True needs the position branch; mode='channel' has none")
         self.alpha, self.beta, self.lam, self.mu, self.nu, self.theta = alpha, beta, lam, mu, nu, theta
         self.mode, self.focus, self.overlap, self.draw, self.keep_maps = mode, focus, overlap, draw, keep_maps
         self.maps = {}
@@ -100,8 +106,13 @@ class DFM(nn.Module):
 
     @property
     def params_used(self):
-        "The hyperparameters that change this module's maps: its mode and focus say which (the explorer greys the rest)."
-        used = {'theta'} | ({'alpha'} if self.mode != 'position' else set()) | ({'beta'} if self.mode != 'channel' else set())
+        """The hyperparameters that change this module's maps: its mode and focus say which (the explorer greys the
+        rest)."""
+        used = (
+            {'theta'}
+            | ({'alpha'} if self.mode != 'position' else set())
+            | ({'beta'} if self.mode != 'channel' else set())
+        )
         return used | ({'lam'} if self.focus else set()) | ({'mu', 'nu'} if self.mode in ('own', 'cross') else set())
 
     def forward(self, x):
@@ -112,8 +123,10 @@ class DFM(nn.Module):
         return x * f_module                                    # eq. 16: F_out = F_in ⊙ F_module
 
     def extra_repr(self):
-        return (f"alpha={self.alpha}, beta={self.beta}, lam={self.lam}, mu={self.mu}, nu={self.nu}, "
-                f"theta={self.theta}, mode={self.mode!r}, focus={self.focus}, overlap={self.overlap!r}, draw={self.draw!r}")
+        return (
+            f"alpha={self.alpha}, beta={self.beta}, lam={self.lam}, mu={self.mu}, nu={self.nu}, "
+            f"theta={self.theta}, mode={self.mode!r}, focus={self.focus}, overlap={self.overlap!r}, draw={self.draw!r}"
+        )
 
 # %% ../nbs/04_dfm.ipynb #065fcf46
 def _channel_mean(t): return t.float().mean(1) if t.shape[1] > 1 else t[:, 0].float()
@@ -121,25 +134,30 @@ def _channel_mean(t): return t.float().mean(1) if t.shape[1] > 1 else t[:, 0].fl
 def show_dfm(x, dfm=None, image=None, sample=0):
     "Run `dfm` (a full `DFM()` if `None`) on `x` in training mode and draw its maps for one sample."
     dfm = dfm or DFM()
-    dfm.train(); keep, dfm.keep_maps = dfm.keep_maps, True
+    dfm.train()
+    keep, dfm.keep_maps = dfm.keep_maps, True
     with torch.no_grad(): dfm(x)
     m, dfm.keep_maps = dfm.maps, keep
     fig, axs = plt.subplots(2, 5, figsize=(13, 5.6))
     if image is not None: show_map(image, ax=axs[0, 0], title='image')
     else: show_map(_channel_mean(x)[sample], ax=axs[0, 0], title='$F_{in}$ (mean over channels)')
-    panels = [('A_P', '$A_P$ = CAP($F_{in}$)'), ('P_E', '$P_E$ = tanh($A_P$)'), ('P_M', '$P_M$ (β)'), ('P_M_hat', '$\\hat P_M$ = $P_M$(1 + M)'),
-              ('C_ME', '$C_{ME}$ (channel mean)'), ('P_ME', '$P_{ME}$ (channel mean)')]
+    panels = [('A_P', '$A_P$ = CAP($F_{in}$)'), ('P_E', '$P_E$ = tanh($A_P$)'), ('P_M', '$P_M$ (β)'),
+              ('P_M_hat', '$\\hat P_M$ = $P_M$(1 + M)'), ('C_ME', '$C_{ME}$ (channel mean)'),
+              ('P_ME', '$P_{ME}$ (channel mean)')]
     for ax, (k, t) in zip([*axs[0, 1:], *axs[1, 1:3]], panels):
         if k in m: show_map(_channel_mean(m[k])[sample], ax=ax, title=t, colorbar=True)
         else: ax.axis('off')
     if 'C_E' in m:
         kept = m['C_M'][sample].flatten().bool().cpu()
-        axs[1, 0].bar(range(len(kept)), m['C_E'][sample].flatten().float().cpu(), color=['tab:blue' if k else 'lightgray' for k in kept])
-        axs[1, 0].set_title('$C_E$ = tanh($A_C$); grey: $C_M$ = 0', fontsize=9); axs[1, 0].set_xlabel('channel')
+        axs[1, 0].bar(range(len(kept)), m['C_E'][sample].flatten().float().cpu(),
+                      color=['tab:blue' if k else 'lightgray' for k in kept])
+        axs[1, 0].set_title('$C_E$ = tanh($A_C$); grey: $C_M$ = 0', fontsize=9)
+        axs[1, 0].set_xlabel('channel')
     else: axs[1, 0].axis('off')
     for ax, (k, name) in zip(axs[1, 3:], (('first', 'θ'), ('second', '1 − θ'))):
         show_map(_channel_mean(x * m[k])[sample], ax=ax, title=f'$F_{{out}}$ drawn with prob. {name}')
-    fig.suptitle(repr(dfm), fontsize=8); fig.tight_layout()
+    fig.suptitle(repr(dfm), fontsize=8)
+    fig.tight_layout()
     return axs
 
 # %% ../nbs/04_dfm.ipynb #0d5f3a3a
@@ -150,7 +168,8 @@ def save_walkthrough(fname='out/dfm_walkthrough.png', seed=0):
     img = sample_image()
     show_dfm(sample_features(img), image=img)
     Path(fname).parent.mkdir(parents=True, exist_ok=True)
-    plt.savefig(fname, dpi=110); plt.close('all')
+    plt.savefig(fname, dpi=110)
+    plt.close('all')
     return Path(fname)
 
 # %% ../nbs/04_dfm.ipynb #a82c9602
@@ -158,6 +177,7 @@ def insert_after(model:nn.Module, name:str, module:nn.Module) -> nn.Module:
     "Replace submodule `name` (dotted, e.g. 'layer3.0') of `model` by `Sequential(original, module)`, in place."
     parent_name, _, child = name.rpartition('.')
     try: parent, original = model.get_submodule(parent_name), model.get_submodule(name)
-    except AttributeError as e: raise ValueError(f"insert_after: {type(model).__name__} has no submodule {name!r}") from e
+    except AttributeError as e:
+        raise ValueError(f"insert_after: {type(model).__name__} has no submodule {name!r}") from e
     setattr(parent, child, nn.Sequential(original, module))
     return model

@@ -29,8 +29,13 @@ class ChecksumError(RuntimeError):
 def md5_file(path, chunk_size=1 << 20, progress=False):
     "Hex MD5 of the file at `path`."
     h, size = hashlib.md5(), Path(path).stat().st_size
-    with open(path, 'rb') as f, progress_bar(total=size, unit='B', unit_scale=True, desc=f'MD5 {Path(path).name}', disable=not progress) as bar:
-        while block := f.read(chunk_size): h.update(block); bar.update(len(block))
+    with (
+        open(path, 'rb') as f,
+        progress_bar(total=size, unit='B', unit_scale=True, desc=f'MD5 {Path(path).name}', disable=not progress) as bar,
+    ):
+        while block := f.read(chunk_size):
+            h.update(block)
+            bar.update(len(block))
     return h.hexdigest()
 
 def _content_range(headers):
@@ -39,11 +44,14 @@ def _content_range(headers):
     if not m: return None, None
     return (int(m[1]) if m[1] else None), (int(m[2]) if m[2] != '*' else None)
 
-USER_AGENT = f"dfm-tutorial/{__version__} (+https://github.com/dfm-tutorial/dfm-tutorial)"   # some hosts refuse urllib's
-TRANSIENT = (408, 425, 429, 500, 502, 503, 504)      # HTTP answers that say "later", not "no": retried like a dropped line
+# some hosts refuse urllib's
+USER_AGENT = f"dfm-tutorial/{__version__} (+https://github.com/dfm-tutorial/dfm-tutorial)"
+# HTTP answers that say "later", not "no": retried like a dropped line
+TRANSIENT = (408, 425, 429, 500, 502, 503, 504)
 
 def _fetch(url, part, timeout, chunk_size, progress):
-    "Append the rest of `url` to `part` (resuming with a Range request); raise on a short, dropped or mislabelled reply."
+    """Append the rest of `url` to `part` (resuming with a Range request); raise on a short, dropped or mislabelled
+    reply."""
     have = part.stat().st_size if part.exists() else 0
     headers = {'User-Agent': USER_AGENT, **({'Range': f'bytes={have}-'} if have else {})}
     try: response = urlopen(Request(url, headers=headers), timeout=timeout)
@@ -62,7 +70,9 @@ def _fetch(url, part, timeout, chunk_size, progress):
         total = whole if whole is not None else (have + int(length) if length else None)
         with open(part, 'ab' if have else 'wb') as f, progress_bar(total=total, initial=have, unit='B', unit_scale=True,
                                                          desc=part.name[:-5], disable=not progress) as bar:
-            while block := response.read(chunk_size): f.write(block); bar.update(len(block))
+            while block := response.read(chunk_size):
+                f.write(block)
+                bar.update(len(block))
     if total is not None and part.stat().st_size < total:
         raise http.client.IncompleteRead(b'', total - part.stat().st_size)
     if total is not None and part.stat().st_size > total:                    # bytes appended twice: nothing to keep
@@ -80,7 +90,10 @@ def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, bac
         if got == md5:
             if progress: print(f"{dest} is already downloaded{' and verified' if md5 else ''}: nothing to do")
             return dest
-        raise ChecksumError(f"{dest} exists but its MD5 is {got}, expected {md5}. It was left untouched: move or delete it, then run again")
+        raise ChecksumError(
+            f"{dest} exists but its MD5 is {got}, expected {md5}. It "
+            "was left untouched: move or delete it, then run again"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + '.part')
     for attempt in range(retries + 1):
@@ -94,15 +107,19 @@ def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, bac
             time.sleep(backoff * 2 ** attempt)
         except (URLError, OSError, http.client.HTTPException) as e:
             if attempt == retries:
-                raise ConnectionError(f"downloading {url} failed {retries + 1} times ({e!r}); {part} keeps the "
-                                      f"{part.stat().st_size if part.exists() else 0} bytes fetched so far: run again to resume") from None
+                raise ConnectionError(
+                    f"downloading {url} failed {retries + 1} times ({e!r}); {part} keeps the "
+                    f"{part.stat().st_size if part.exists() else 0} bytes fetched so far: run again to resume"
+                ) from None
             if progress: print(f"connection lost ({e!r}); resuming in {backoff * 2 ** attempt:.0f} s")
             time.sleep(backoff * 2 ** attempt)
     if md5 and (got := md5_file(part, progress=progress)) != md5:
         bad = dest.with_name(dest.name + '.corrupt')
         part.replace(bad)
-        raise ChecksumError(f"{url} arrived with MD5 {got}, expected {md5}. The file was moved aside to {bad} "
-                            f"(delete it when done). Run again to download afresh; if it fails again, check the URL and md5")
+        raise ChecksumError(
+            f"{url} arrived with MD5 {got}, expected {md5}. The file was moved aside to {bad} "
+            f"(delete it when done). Run again to download afresh; if it fails again, check the URL and md5"
+        )
     part.replace(dest)
     return dest
 
@@ -142,14 +159,17 @@ def safe_extract(archive, dest, progress=True, max_bytes=MAX_EXTRACT_BYTES):
     check, total = _member_filter(archive), 0
     try:
         with tarfile.open(archive, 'r|*') as tar:                               # streamed: one pass over a .tgz
-            for member in progress_bar(tar, desc=f'extracting {Path(archive).name}', unit=' files', disable=not progress):
+            for member in progress_bar(
+                tar, desc=f'extracting {Path(archive).name}', unit=' files', disable=not progress
+            ):
                 total += member.size
                 if total > max_bytes:
                     raise UnsafeArchiveError(f"{archive} expands to more than max_bytes={max_bytes:,} bytes: refused")
                 tar.extract(member, staging, filter=check)
         if not staging.exists(): raise ValueError(f"{archive} is an empty archive")
         taken = [c for c in staging.iterdir() if (dest / c.name).exists()]
-        if taken: raise FileExistsError(f"{dest / taken[0].name} already exists; move it away to extract {archive} again")
+        if taken:
+            raise FileExistsError(f"{dest / taken[0].name} already exists; move it away to extract {archive} again")
         for child in staging.iterdir(): child.replace(dest / child.name)
     except (tarfile.ReadError, tarfile.StreamError, EOFError, zlib.error) as e:
         raise ValueError(f"{archive} is damaged or truncated ({type(e).__name__}: {e}): download it again") from None
@@ -159,7 +179,8 @@ def safe_extract(archive, dest, progress=True, max_bytes=MAX_EXTRACT_BYTES):
 
 # %% ../nbs/11_download.ipynb #da50e8bf
 def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
-    "Download (or take `archive`), verify, safely extract and check CUB-200-2011 under `root`; returns `root/CUB_200_2011`."
+    """Download (or take `archive`), verify, safely extract and check CUB-200-2011 under `root`; returns
+    `root/CUB_200_2011`."""
     root = Path(root)
     out = root / 'CUB_200_2011'
     if (out / '.prepared').exists():
@@ -167,8 +188,10 @@ def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
         return out
     if archive is None: archive = download(url, root / 'CUB_200_2011.tgz', md5, progress=progress)
     elif md5 and (got := md5_file(archive, progress=progress)) != md5:
-        raise ChecksumError(f"{archive} has MD5 {got}, but the official CUB_200_2011.tgz has {md5}. Nothing was changed. "
-                            f"Download it again (prepare_cub without archive=), or pass md5=None if you trust this file")
+        raise ChecksumError(
+            f"{archive} has MD5 {got}, but the official CUB_200_2011.tgz has {md5}. Nothing was changed. "
+            f"Download it again (prepare_cub without archive=), or pass md5=None if you trust this file"
+        )
     staging = root / '.preparing-cub'                                         # nothing lands in root until it is CUB
     _remove(staging)
     try:
@@ -196,7 +219,8 @@ def _boxes_from_xmls(source, progress):
     "Image stem → boxes from every `*.xml` in a folder or a tar archive."
     out, source = {}, Path(source)
     if source.is_dir():
-        for p in progress_bar(sorted(source.rglob('*.xml')), desc='reading boxes', disable=not progress): out[p.stem] = _xml_boxes(p)[0]
+        for p in progress_bar(sorted(source.rglob('*.xml')), desc='reading boxes', disable=not progress):
+            out[p.stem] = _xml_boxes(p)[0]
         return out
     with tarfile.open(source, 'r|*') as tar:
         for m in progress_bar(tar, desc=f'reading boxes from {source.name}', unit=' files', disable=not progress):
@@ -209,7 +233,8 @@ def _boxes_from_csv(path):
     for n, line in enumerate(Path(path).read_text().splitlines()[1:], 2):
         image_id, _, pred = line.partition(',')
         f = pred.split()
-        if not f or len(f) % 5: raise ValueError(f"{path}:{n}: expected 'ImageId,wnid xmin ymin xmax ymax ...', got {line!r}")
+        if not f or len(f) % 5:
+            raise ValueError(f"{path}:{n}: expected 'ImageId,wnid xmin ymin xmax ymax ...', got {line!r}")
         boxes[image_id] = np.array([[float(v) for v in f[i + 1:i + 5]] for i in range(0, len(f), 5)])
         wnids[image_id] = f[0]
     return boxes, wnids
@@ -220,10 +245,13 @@ def _place_images(source, target, progress, per_class_tars=False):
     source, target = Path(source).resolve(), Path(target)
     if target.is_symlink() or (target.exists() and not per_class_tars): return
     if source.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True); target.symlink_to(source, target_is_directory=True); return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source, target_is_directory=True)
+        return
     if not per_class_tars:
         tmp = safe_extract(source, target.with_name(target.name + '.tmp'), progress=progress)
-        tmp.replace(target); return
+        tmp.replace(target)
+        return
     check = _member_filter(source)
     with tarfile.open(source, 'r|*') as outer:
         for m in progress_bar(outer, desc=f'extracting {source.name}', unit=' classes', disable=not progress):
@@ -241,8 +269,11 @@ def _images_under(folder, prefix, nested):
     return [f"{prefix}/{p.name}" for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in exts]
 
 # %% ../nbs/11_download.ipynb #e3d12127
-def prepare_ilsvrc(dest, train=None, val=None, devkit=None, val_boxes=None, train_boxes=None, kaggle=None, progress=True):
-    "Build ILSVRC-2012 in CUB format under `dest` from the official archives/folders or a Kaggle folder; returns `dest`."
+def prepare_ilsvrc(
+    dest, train=None, val=None, devkit=None, val_boxes=None, train_boxes=None, kaggle=None, progress=True
+):
+    """Build ILSVRC-2012 in CUB format under `dest` from the official archives/folders or a Kaggle folder; returns
+    `dest`."""
     dest = Path(dest)
     if (dest / '.prepared').exists():
         if progress: print(f"ILSVRC-2012 is already prepared at {dest}: nothing to do")
@@ -250,16 +281,27 @@ def prepare_ilsvrc(dest, train=None, val=None, devkit=None, val_boxes=None, trai
     (dest / 'images').mkdir(parents=True, exist_ok=True)
     if kaggle is not None:
         kaggle = Path(kaggle)
-        need = [kaggle / 'ILSVRC/Data/CLS-LOC/train', kaggle / 'ILSVRC/Data/CLS-LOC/val', kaggle / 'LOC_synset_mapping.txt', kaggle / 'LOC_val_solution.csv']
-        if missing := [str(p) for p in need if not p.exists()]: raise FileNotFoundError(f"not a Kaggle ImageNet localization folder: missing {', '.join(missing)}")
+        need = [kaggle / 'ILSVRC/Data/CLS-LOC/train', kaggle / 'ILSVRC/Data/CLS-LOC/val',
+                kaggle / 'LOC_synset_mapping.txt', kaggle / 'LOC_val_solution.csv']
+        if missing := [str(p) for p in need if not p.exists()]:
+            raise FileNotFoundError(f"not a Kaggle ImageNet localization folder: missing {', '.join(missing)}")
         words = dict(line.split(' ', 1) for line in need[2].read_text().splitlines() if line.strip())
         _place_images(need[0], dest / 'images/train', progress)
         _place_images(need[1], dest / 'images/val', progress)
         vboxes, vwnid = _boxes_from_csv(need[3])
-        tboxes = _boxes_from_csv(train_boxes or kaggle / 'LOC_train_solution.csv')[0] if (train_boxes or (kaggle / 'LOC_train_solution.csv').exists()) else {}
+        tboxes = (
+            _boxes_from_csv(train_boxes or kaggle / 'LOC_train_solution.csv')[0]
+            if (train_boxes or (kaggle / 'LOC_train_solution.csv').exists())
+            else {}
+        )
     else:
-        if missing := [n for n, v in dict(train=train, val=val, devkit=devkit, val_boxes=val_boxes).items() if v is None]:
-            raise ValueError(f"the official layout needs train, val, devkit and val_boxes; missing: {', '.join(missing)} (or pass kaggle=)")
+        if missing := [
+            n for n, v in dict(train=train, val=val, devkit=devkit, val_boxes=val_boxes).items() if v is None
+        ]:
+            raise ValueError(
+                "the official layout needs train, val, devkit and "
+                f"val_boxes; missing: {', '.join(missing)} (or pass kaggle=)"
+            )
         from torchvision.datasets.imagenet import parse_devkit_archive, load_meta_file
         check = _member_filter(devkit)
         with tarfile.open(devkit, 'r|*') as tar:
@@ -270,33 +312,49 @@ def prepare_ilsvrc(dest, train=None, val=None, devkit=None, val_boxes=None, trai
         _place_images(train, dest / 'images/train', progress, per_class_tars=not Path(train).is_dir())
         _place_images(val, dest / 'images/val', progress)
         val_names = _images_under(dest / 'images/val', 'val', nested=False)
-        if len(val_names) != len(val_wnids): raise ValueError(f"{val}: {len(val_names)} validation images, but the devkit labels {len(val_wnids)}")
+        if len(val_names) != len(val_wnids):
+            raise ValueError(f"{val}: {len(val_names)} validation images, but the devkit labels {len(val_wnids)}")
         vwnid = {Path(p).stem: w for p, w in zip(val_names, val_wnids)}
         vboxes = _boxes_from_xmls(val_boxes, progress)
         tboxes = _boxes_from_xmls(train_boxes, progress) if train_boxes else {}
     return _write_ilsvrc_metadata(dest, words, vwnid, vboxes, tboxes, progress)
 
 def _write_ilsvrc_metadata(dest, words, val_wnid, val_boxes, train_boxes, progress):
-    "List the placed images and write the CUB-format metadata, classes in sorted-wnid order; check it and mark `dest` prepared."
+    """List the placed images and write the CUB-format metadata, classes in sorted-wnid order; check it and mark `dest`
+    prepared."""
     wnids = sorted(words)
     index = {w: k for k, w in enumerate(wnids)}
     train = _images_under(dest / 'images/train', 'train', nested=True)
     val = _images_under(dest / 'images/val', 'val', nested=False)
-    if unknown := sorted({p.split('/')[1] for p in train} - set(index)): raise ValueError(f"training class folder {unknown[0]} is not in the class list")
-    if missing := [p for p in val if Path(p).stem not in val_boxes]: raise ValueError(f"validation image {missing[0]} has no box in the validation boxes")
+    if unknown := sorted({p.split('/')[1] for p in train} - set(index)):
+        raise ValueError(f"training class folder {unknown[0]} is not in the class list")
+    if missing := [p for p in val if Path(p).stem not in val_boxes]:
+        raise ValueError(f"validation image {missing[0]} has no box in the validation boxes")
     stems = [Path(p).stem for p in train + val]
-    boxes = [train_boxes.get(s, np.zeros((0, 4))) for s in stems[:len(train)]] + [val_boxes[s] for s in stems[len(train):]]
+    boxes = [train_boxes.get(s, np.zeros((0, 4))) for s in stems[: len(train)]] + [
+        val_boxes[s] for s in stems[len(train) :]
+    ]
     xywh = [np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], 1) for b in boxes]
     labels = [index[p.split('/')[1]] for p in train] + [index[val_wnid[s]] for s in stems[len(train):]]
-    write_cub_metadata(dest, train + val, labels, [1] * len(train) + [0] * len(val), xywh, [f"{w} {words[w]}" for w in wnids])
+    write_cub_metadata(
+        dest, train + val, labels, [1] * len(train) + [0] * len(val), xywh, [f"{w} {words[w]}" for w in wnids]
+    )
     meta = read_cub_metadata(dest)
-    write_text_atomic(dest / '.prepared', f"{meta.is_train.sum()} training and {(~meta.is_train).sum()} validation images, {len(wnids)} classes\n")
-    if progress: print(f"ILSVRC-2012 prepared at {dest}: {meta.is_train.sum()} training and {(~meta.is_train).sum()} validation images, {len(wnids)} classes")
+    write_text_atomic(
+        dest / '.prepared',
+        f"{meta.is_train.sum()} training and {(~meta.is_train).sum()} validation images, {len(wnids)} classes\n",
+    )
+    if progress:
+        print(
+            f"ILSVRC-2012 prepared at {dest}: {meta.is_train.sum()} training and "
+            f"{(~meta.is_train).sum()} validation images, {len(wnids)} classes"
+        )
     return dest
 
 # %% ../nbs/11_download.ipynb #4dd1f55b
 def make_toy_ilsvrc(root, num_classes=3, train_per_class=8, val_per_class=4, image_size=64, seed=0):
-    "Toy birds in the layout of Kaggle's ImageNet localization challenge under `root`, for `prepare_ilsvrc(kaggle=root)`; returns `root`."
+    """Toy birds in the layout of Kaggle's ImageNet localization challenge under `root`, for
+    `prepare_ilsvrc(kaggle=root)`; returns `root`."""
     from PIL import Image
     from dfm_tutorial.toy import draw_toy_birds
     root, per_class = Path(root), train_per_class + val_per_class

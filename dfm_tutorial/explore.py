@@ -29,7 +29,8 @@ from .toy import IMAGE_SIZE
 
 # %% ../nbs/40_explorer.ipynb #0075d45c
 def load_split(root, split:str='test', size:int=IMAGE_SIZE):
-    "All of `split` of a CUB-format dataset as one batch: `(images uint8 (n, 3, size, size), labels, boxes (n, k, 4), ids)`."
+    """All of `split` of a CUB-format dataset as one batch:
+    `(images uint8 (n, 3, size, size), labels, boxes (n, k, 4), ids)`."""
     ds = WSOLDataset(root, split, transform=eval_transform(size))
     return next(iter(DataLoader(ds, batch_size=len(ds), collate_fn=collate_items)))
 
@@ -46,15 +47,18 @@ class LiveFigure:
         self.widget = widgets.VBox([controls, self.image])
 
     def png(self, full:bool=False) -> bytes:
-        "The figure as PNG bytes: the `dynamic` artists over the cached background (redrawn first if `full` or not cached)."
+        """The figure as PNG bytes: the `dynamic` artists over the cached background (redrawn first if `full` or not
+        cached)."""
         canvas = self.fig.canvas
         if full or self.background is None:
-            canvas.draw(); self.background = canvas.copy_from_bbox(self.fig.bbox)
+            canvas.draw()
+            self.background = canvas.copy_from_bbox(self.fig.bbox)
         else: canvas.restore_region(self.background)
         for artist in self.dynamic: self.fig.draw_artist(artist)
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]                    # (H, W, 3) uint8
         buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, format='png', compress_level=1)  # a fast zlib level: the PNG never leaves the machine
+        # a fast zlib level: the PNG never leaves the machine
+        Image.fromarray(rgb).save(buf, format='png', compress_level=1)
         return buf.getvalue()
 
     def refresh(self, full:bool=False): self.image.value = self.png(full)
@@ -66,7 +70,8 @@ class LiveFigure:
 
 # %% ../nbs/40_explorer.ipynb #5f84c0db
 def layer_features(model, x, layer:str):
-    "The output `(n, c, h, w)` of block `layer` of `model.features` for normalised images `x`, with the model in eval mode."
+    """The output `(n, c, h, w)` of block `layer` of `model.features` for normalised images `x`, with the model in eval
+    mode."""
     try: block = model.features.get_submodule(layer)
     except AttributeError:
         names = [n for n, _ in model.features.named_children()]
@@ -80,7 +85,8 @@ def layer_features(model, x, layer:str):
 
 # %% ../nbs/40_explorer.ipynb #f4a5b8f9
 def explorer_maps(x, row:str='dfm', **params):
-    "DFM's maps of `x` `(1, c, h, w)` for Table 1 row `row`, with `M` (eq. 7, rows with the focused matrix) and the expected module and output (eq. 15–16)."
+    """DFM's maps of `x` `(1, c, h, w)` for Table 1 row `row`, with `M` (eq. 7, rows with the focused matrix) and the
+    expected module and output (eq. 15–16)."""
     dfm = DFM.from_ablation(row, **params)
     m = dfm.candidate_maps(x)                                                   # with 'M' where the row focuses
     m['E_module'] = dfm.theta * m['first'] + (1 - dfm.theta) * m['second']      # eq. 15 in expectation
@@ -122,7 +128,8 @@ def _fused_titles(row):
             'cross': (rf'$P_{{ME}} = \mu {pm} + \nu C_E$', r'$C_{ME} = \mu C_M + \nu P_E$')}[mode]
 
 class _Explorer:
-    "Named `controls`, moved by a reader or by `set`; every move calls `update`, which redraws the `LiveFigure` in place."
+    """Named `controls`, moved by a reader or by `set`; every move calls `update`, which redraws the `LiveFigure` in
+    place."""
     def _start(self, fig, layout, alt, dynamic):
         self.live = LiveFigure(fig, layout, alt, dynamic)
         for control in self.controls.values(): control.observe(self.update, names='value')
@@ -147,23 +154,35 @@ class DFMExplorer(_Explorer):
             check_feature_map(f, f'features[{name!r}]')
             if len(f) != len(images): raise ValueError(f"features[{name!r}] has {len(f)} maps for {len(images)} images")
         layer = list(features)[0] if layer is None else layer
-        if layer not in features: raise ValueError(f"layer {layer!r} is not one of the features' layers {list(features)}")
+        if layer not in features:
+            raise ValueError(f"layer {layer!r} is not one of the features' layers {list(features)}")
         self.features, self.images = features, images
         params = {k: getattr(DFM.from_ablation(row, **params), k) for k in PARAMS}   # defaults, and bad values refused
         self.controls = dict(
             image=widgets.IntSlider(0, min=0, max=len(images) - 1, description='image'),
             layer=widgets.Dropdown(options=list(features), value=layer, description='layer'),
-            row=widgets.ToggleButtons(options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row, style={'button_width': 'auto'}),
-            **{k: widgets.FloatSlider(params[k], min=lo, max=hi, step=step, description=sym, tooltip=what, readout_format='.2f')
-               for k, (sym, lo, hi, step, what) in PARAMS.items()})
+            row=widgets.ToggleButtons(
+                options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row, style={'button_width': 'auto'}
+            ),
+            **{
+                k: widgets.FloatSlider(
+                    params[k], min=lo, max=hi, step=step, description=sym, tooltip=what, readout_format='.2f'
+                )
+                for k, (sym, lo, hi, step, what) in PARAMS.items()
+            },
+        )
         c = self.controls
-        sliders = widgets.HBox([widgets.VBox([c[k] for k in ('alpha', 'beta', 'lam')]), widgets.VBox([c[k] for k in ('mu', 'nu', 'theta')]),
-                                widgets.VBox([c['image'], c['layer']])])
+        sliders = widgets.HBox(
+            [widgets.VBox([c[k] for k in ('alpha', 'beta', 'lam')]),
+             widgets.VBox([c[k] for k in ('mu', 'nu', 'theta')]), widgets.VBox([c['image'], c['layer']])]
+        )
         self.layer = None                                    # the layer the cached background was drawn for
         fig = self._build()
-        dynamic = [self.picture, *self.artists.values(), *(a.axes.title for a in (self.picture, *self.artists.values())),
-                   self.kept, self.dropped, self.cut, self.bars.title]
-        self._start(fig, widgets.VBox([c['row'], sliders]), 'DFM explorer: run the notebook in JupyterLab to move the sliders', dynamic)
+        dynamic = [self.picture, *self.artists.values(),
+                   *(a.axes.title for a in (self.picture, *self.artists.values())), self.kept, self.dropped, self.cut,
+                   self.bars.title]
+        self._start(fig, widgets.VBox([c['row'], sliders]),
+                    'DFM explorer: run the notebook in JupyterLab to move the sliders', dynamic)
 
     def _build(self):
         "The figure, built once: one image artist per map, the sorted channel bars and the α line."
@@ -178,8 +197,11 @@ class DFMExplorer(_Explorer):
         self.kept = bars.stairs([0], [0, 1], fill=True, color='tab:blue', label='kept ($C_M$ = 1)')
         self.dropped = bars.stairs([0], [0, 1], fill=True, color='lightgray', label='dropped ($C_M$ = 0)')
         self.cut = bars.axhline(0, color='tab:red', lw=1, label='α')
-        bars.set(ylim=(0, 1.05)); bars.set_xlabel('channel, by $A_C$', fontsize=8); bars.set_ylabel('$A_C$ / max', fontsize=8)
-        bars.tick_params(labelsize=7); bars.legend(fontsize=7, loc='upper right')
+        bars.set(ylim=(0, 1.05))
+        bars.set_xlabel('channel, by $A_C$', fontsize=8)
+        bars.set_ylabel('$A_C$ / max', fontsize=8)
+        bars.tick_params(labelsize=7)
+        bars.legend(fontsize=7, loc='upper right')
         self.bars = bars
         fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.94, wspace=0.1, hspace=0.3)
         return fig
@@ -202,8 +224,10 @@ class DFMExplorer(_Explorer):
         im.set_visible(t is not None)
         if t is not None:
             a = _spatial(t, shape)
-            im.set_data(a); im.set_clim(*_limits(a, low, high))
-        im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)  # a fixed y skips matplotlib's title placement
+            im.set_data(a)
+            im.set_clim(*_limits(a, low, high))
+        # a fixed y skips matplotlib's title placement
+        im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)
 
     def _draw(self, x, m, v):
         shape, (c, h, w) = x.shape, x.shape[1:]
@@ -228,7 +252,8 @@ class DFMExplorer(_Explorer):
         has = 'A_C' in m
         for artist in (self.kept, self.dropped, self.cut): artist.set_visible(has)
         if not has:
-            self.bars.set_title('$A_C$, $C_M$: no channel branch in this row', fontsize=8, y=1); return
+            self.bars.set_title('$A_C$, $C_M$: no channel branch in this row', fontsize=8, y=1)
+            return
         a_c, order = m['A_C'].flatten().sort(descending=True)
         a_c, keep = a_c / a_c[0].clamp(min=1e-12), m['C_M'].flatten()[order].bool()
         edges = np.arange(c + 1)
@@ -242,7 +267,8 @@ class DFMExplorer(_Explorer):
 def model_cams(models:dict, images, labels) -> dict:
     "`{name: CAMs (n, h, w)}` of each model for the ground-truth `labels`, at the images' size."
     labels = torch.as_tensor(labels)
-    return {name: model.eval().cams(normalize_batch(images, None, *model.input_stats), labels)[1]   # each its statistics
+    # each its statistics
+    return {name: model.eval().cams(normalize_batch(images, None, *model.input_stats), labels)[1]
             for name, model in models.items()}
 
 # %% ../nbs/40_explorer.ipynb #50d5e15e
@@ -253,7 +279,8 @@ def _shade(region, alpha=0.55):
     return rgba
 
 class CAMExplorer(_Explorer):
-    "A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the ground truth, IoU."
+    """A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the
+    ground truth, IoU."""
     def __init__(self, cams:dict, images, gt_boxes,
                  threshold:float=PAPER_CAM_THRESHOLD, # where the slider starts (the paper's protocol)
                  thresholds=None,                  # the grid of the IoU and accuracy curves; default 0, 0.01, ..., 0.99
@@ -264,25 +291,36 @@ class CAMExplorer(_Explorer):
         if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 3:
             raise ValueError(f"cams must be (n, h, w) batches of one shape, got {shapes}")
         n, h, w = next(iter(shapes.values()))
-        if tuple(images.shape) != (n, 3, h, w): raise ValueError(f"images must be (n, 3, h, w) = {(n, 3, h, w)} like the cams, got {tuple(images.shape)}")
+        if tuple(images.shape) != (n, 3, h, w):
+            raise ValueError(f"images must be (n, 3, h, w) = {(n, 3, h, w)} like the cams, got {tuple(images.shape)}")
         self.thresholds = check_thresholds(np.arange(100) / 100 if thresholds is None else thresholds)
-        check_range('threshold', threshold, 0, self.thresholds[-1]); check_range('iou', iou, 0, 1, low_open=True)
+        check_range('threshold', threshold, 0, self.thresholds[-1])
+        check_range('iou', iou, 0, 1, low_open=True)
         self.images, self.iou = images, iou
         self.gt, self.offsets = stack_boxes(gt_boxes, n)
         # IoU of the largest region's box at every threshold, per image: (n, T) for each method
         self.curves = {k: box_ious(v, self.thresholds, gt_boxes, single=True)[1] for k, v in self.cams.items()}
-        self.controls = dict(image=widgets.IntSlider(0, min=0, max=n - 1, description='image'),
-                             threshold=widgets.FloatSlider(threshold, min=0, max=float(self.thresholds[-1]), step=0.01, description='threshold t',
-                                                           readout_format='.2f', style={'description_width': 'initial'}))
+        self.controls = dict(
+            image=widgets.IntSlider(0, min=0, max=n - 1, description='image'),
+            threshold=widgets.FloatSlider(threshold, min=0, max=float(self.thresholds[-1]), step=0.01,
+                                          description='threshold t', readout_format='.2f',
+                                          style={'description_width': 'initial'}),
+        )
         fig = self._build()
-        dynamic = [a for p in self.panels.values() for a in (p['picture'], p['cam'], p['shade'], *p['truth'], p['pred'], p['ax'].title, p['curve'])]
-        self._start(fig, widgets.HBox(list(self.controls.values())), 'CAM explorer: run the notebook in JupyterLab to move the threshold',
+        dynamic = [
+            a
+            for p in self.panels.values()
+            for a in (p['picture'], p['cam'], p['shade'], *p['truth'], p['pred'], p['ax'].title, p['curve'])
+        ]
+        self._start(fig, widgets.HBox(list(self.controls.values())),
+                    'CAM explorer: run the notebook in JupyterLab to move the threshold',
                     dynamic + [self.per_image.title, *self.cursors])
 
     def gt_boxes(self, index): return self.gt[self.offsets[index]:self.offsets[index + 1]]
 
     def box(self, name:str, index:int, threshold:float):
-        "The box `(4,)` of the largest region of `cams[name][index]` above `threshold` (the paper's protocol), and its best IoU."
+        """The box `(4,)` of the largest region of `cams[name][index]` above `threshold` (the paper's protocol), and its
+        best IoU."""
         box = cam_box(self.cams[name][index], threshold)
         return box, float(box_iou(box[None], self.gt_boxes(index)).max())
 
@@ -294,27 +332,35 @@ class CAMExplorer(_Explorer):
         colours = dict(zip(self.cams, ('tab:blue', 'tab:orange', 'tab:green', 'tab:red', 'tab:purple', 'tab:brown')))
         self.panels = {}
         for j, name in enumerate(self.cams):
-            ax = fig.add_subplot(grid[0, 2 * j:2 * j + 2]); ax.set_axis_off()
+            ax = fig.add_subplot(grid[0, 2 * j:2 * j + 2])
+            ax.set_axis_off()
             blank = np.zeros(self.cams[name].shape[1:])
             self.panels[name] = dict(
-                picture=ax.imshow(np.zeros((*blank.shape, 3))), cam=ax.imshow(blank, cmap='jet', alpha=0.45, vmin=0, vmax=1),
+                picture=ax.imshow(np.zeros((*blank.shape, 3))),
+                cam=ax.imshow(blank, cmap='jet', alpha=0.45, vmin=0, vmax=1),
                 shade=ax.imshow(_shade(blank > 0)),
                 truth=[ax.add_patch(_rectangle('lime')) for _ in range(int(np.diff(self.offsets).max()))],
-                pred=ax.add_patch(_rectangle('red')), ax=ax)
+                pred=ax.add_patch(_rectangle('red')),
+                ax=ax,
+            )
         per_image, dataset = fig.add_subplot(grid[1, :k]), fig.add_subplot(grid[1, k:])
         for name, curve in self.curves.items():
             self.panels[name]['curve'] = per_image.plot(self.thresholds, curve[0], color=colours[name], label=name)[0]
             acc = 100 * (curve >= self.iou).mean(0)
             best = int(np.argmax(acc))
-            dataset.plot(self.thresholds, acc, color=colours[name], label=f'{name}: best t = {self.thresholds[best]:.2f} ({acc[best]:.0f} %)')
+            dataset.plot(self.thresholds, acc, color=colours[name],
+                         label=f'{name}: best t = {self.thresholds[best]:.2f} ({acc[best]:.0f} %)')
         per_image.axhline(self.iou, color='gray', lw=0.8, ls=':')
         per_image.set(xlabel='CAM threshold t', ylabel='IoU, largest region', ylim=(0, 1))
         top = max(100 * (c >= self.iou).mean(0).max() for c in self.curves.values())
-        dataset.set(xlabel='CAM threshold t', ylabel=f'box accuracy, IoU ≥ {self.iou} (%)', ylim=(0, min(100, 1.3 * top + 5)))
+        dataset.set(
+            xlabel='CAM threshold t', ylabel=f'box accuracy, IoU ≥ {self.iou} (%)', ylim=(0, min(100, 1.3 * top + 5))
+        )
         dataset.set_title('the test set', fontsize=9, y=1)
         for ax in (per_image, dataset):
             ax.axvline(PAPER_CAM_THRESHOLD, color='gray', lw=0.8, ls='--')
-            ax.legend(fontsize=7, loc='upper right'); ax.tick_params(labelsize=7)
+            ax.legend(fontsize=7, loc='upper right')
+            ax.tick_params(labelsize=7)
         self.cursors = [ax.axvline(0, color='black', lw=1) for ax in (per_image, dataset)]
         self.per_image = per_image
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.09, top=0.95, wspace=0.5, hspace=0.2)
@@ -328,7 +374,9 @@ class CAMExplorer(_Explorer):
         for name, p in self.panels.items():
             cam = self.cams[name][i]
             found[name] = box, iou = self.box(name, i, t)
-            p['picture'].set_data(picture); p['cam'].set_data(cam); p['shade'].set_data(_shade(cam > t))
+            p['picture'].set_data(picture)
+            p['cam'].set_data(cam)
+            p['shade'].set_data(_shade(cam > t))
             _place(p['pred'], box)
             for r, g in zip(p['truth'], [*gt, *[None] * len(p['truth'])]): _place(r, g)
             p['ax'].set_title(f"{name}: IoU {iou:.2f}" + (' ✓' if iou >= self.iou else ''), fontsize=9, y=1)

@@ -20,7 +20,8 @@ def check_has_options(grid_size, drop_rate):
     check_range('drop_rate', drop_rate, 0, 1)
 
 def hide_patches(x, grid_size=4, drop_rate=0.5, generator=None):
-    "`x` `(n, c, h, w)` with each `grid_size`² cell hidden (set to 0, the mean of normalised images) with probability `drop_rate`."
+    """`x` `(n, c, h, w)` with each `grid_size`² cell hidden (set to 0, the mean of normalised images) with probability
+    `drop_rate`."""
     check_has_options(grid_size, drop_rate)
     n, _, h, w = x.shape
     cells = (n, 1, -(-h // grid_size), -(-w // grid_size))                # ceil: border cells are cut
@@ -30,7 +31,8 @@ def hide_patches(x, grid_size=4, drop_rate=0.5, generator=None):
 
 # %% ../nbs/15_has.ipynb #6cb382e6
 class HaSModel(WSOLModel):
-    "A `WSOLModel` that hides random patches of `grid_size` × `grid_size` pixels of its (normalised) input while training (Hide-and-Seek)."
+    """A `WSOLModel` that hides random patches of `grid_size` × `grid_size` pixels of its (normalised) input while
+    training (Hide-and-Seek)."""
     def __init__(self, *args, grid_size:int=4, drop_rate:float=0.5, **kwargs):
         super().__init__(*args, **kwargs)
         check_has_options(grid_size, drop_rate)

@@ -25,7 +25,8 @@ def _describe_thresholds(th):
     return {'values': [float(t) for t in th]}
 
 class BoxEvaluator:
-    "Accumulate box metrics over batches: Top-1/Top-5/GT-known Loc at a fixed threshold, MaxBoxAcc (V1) and MaxBoxAccV2."
+    """Accumulate box metrics over batches: Top-1/Top-5/GT-known Loc at a fixed threshold, MaxBoxAcc (V1) and
+    MaxBoxAccV2."""
     def __init__(self,
                  cam_thresholds:np.ndarray=WSOL_THRESHOLDS,   # thresholds for MaxBoxAcc(V2): t in [0, 1)
                  iou_thresholds=(30, 50, 70),      # δ for MaxBoxAccV2, in percent
@@ -51,21 +52,28 @@ class BoxEvaluator:
         self.records = []                                                                  # per batch, if per_image
 
     def accumulate(self, cams, gt_boxes, labels=None, logits=None):
-        "Add a batch: CAMs `(n, h, w)` in [0, 1], boxes per image; `labels` `(n,)` and `logits` `(n, K)` for the classification-dependent metrics."
+        """Add a batch: CAMs `(n, h, w)` in [0, 1], boxes per image; `labels` `(n,)` and `logits` `(n, K)` for the
+        classification-dependent metrics."""
         if np.ndim(cams) != 3: raise ValueError(f"cams must be a batch (n, h, w), got shape {tuple(np.shape(cams))}")
         n = len(cams)
         if (labels is None) != (logits is None): raise ValueError("pass labels and logits together (or neither)")
         if labels is not None:
             labels, logits = as_numpy(labels), as_numpy(logits)
             if labels.shape != (n,): raise ValueError(f"labels must be ({n},) for {n} cams, got shape {labels.shape}")
-            if logits.ndim != 2 or len(logits) != n: raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
+            if logits.ndim != 2 or len(logits) != n:
+                raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
             if not np.isfinite(logits).all():                           # argmax of NaN would call every image right
                 bad = int((~np.isfinite(logits)).any(1).sum())
-                raise ValueError(f"logits must be finite: {bad} of {n} images have NaN or inf logits (a diverged model?)")
+                raise ValueError(
+                    f"logits must be finite: {bad} of {n} images have NaN or inf logits (a diverged model?)"
+                )
             if labels.min() < 0 or labels.max() >= logits.shape[1]:
-                raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values in [{labels.min()}, {labels.max()}]")
+                raise ValueError(
+                    f"labels must lie in [0, {logits.shape[1]}), got values in [{labels.min()}, {labels.max()}]"
+                )
         th = np.append(self.thresholds, self.fixed)                    # the fixed threshold rides along as the last one
-        single_at = np.zeros(len(th), bool); single_at[-1] = True
+        single_at = np.zeros(len(th), bool)
+        single_at[-1] = True
         if self.v1: single_at[:] = True
         multi, single = box_ious(cams, th, gt_boxes, single=single_at, name='cams')   # (n, T + 1) each; checks the cams
         for d in self.ious: self.correct[d] += (multi[:, :-1] >= d / 100).sum(0)
@@ -87,7 +95,8 @@ class BoxEvaluator:
         return self
 
     def per_image_records(self):
-        "Each image's hits `(D, N, T)` per IoU threshold and CAM threshold, `located` `(N,)` at the fixed one, `top1` `(N,)`."
+        """Each image's hits `(D, N, T)` per IoU threshold and CAM threshold, `located` `(N,)` at the fixed one, `top1`
+        `(N,)`."""
         if not self.per_image: raise ValueError("per-image records were not kept: BoxEvaluator(per_image=True)")
         if not self.records: raise ValueError("no images accumulated yet: call accumulate() first")
         out = dict(hits=np.concatenate([r['hits'] for r in self.records], 1), ious=np.array(self.ious),
@@ -115,18 +124,28 @@ class BoxEvaluator:
             b = int(np.argmax(curves['v1']))
             res.update(max_box_acc=float(curves['v1'][b]), best_cam_threshold_v1=float(self.thresholds[b]))
         if self.n_classified:
-            if self.n_classified != self.n: raise ValueError(f"labels and logits were given for {self.n_classified} of {self.n} images: give them for all or none")
-            res.update({'top1_cls': 100 * self.counts['top1_cls'] / self.n, 'top1_loc': 100 * self.counts['top1_loc'] / self.n,
-                        f'top{self.topk}_loc': 100 * self.counts['topk_loc'] / self.n})
+            if self.n_classified != self.n:
+                raise ValueError(
+                    f"labels and logits were given for {self.n_classified} "
+                    f"of {self.n} images: give them for all or none"
+                )
+            res.update(
+                {'top1_cls': 100 * self.counts['top1_cls'] / self.n, 'top1_loc': 100 * self.counts['top1_loc'] / self.n,
+                 f'top{self.topk}_loc': 100 * self.counts['topk_loc'] / self.n}
+            )
         res['protocol'] = {
             'reference': 'clovaai/wsolevaluation conventions (Choe et al., CVPR 2020)',
-            'cam_class': self.cam_class, 'cam_thresholds': _describe_thresholds(self.thresholds),
+            'cam_class': self.cam_class,
+            'cam_thresholds': _describe_thresholds(self.thresholds),
             'score_map': 'uint8 = trunc(255 * map); foreground = uint8 > int(t * max(uint8))',
-            'v2': {'contours': 'all (8-connected regions and their holes)', 'iou_thresholds': self.ious, 'aggregate': 'mean over IoU thresholds of the accuracy at each one\'s best CAM threshold'},
+            'v2': {'contours': 'all (8-connected regions and their holes)', 'iou_thresholds': self.ious,
+                   'aggregate': 'mean over IoU thresholds of the accuracy at each one\'s best CAM threshold'},
             'v1': {'contours': 'largest by cv2.contourArea', 'iou_threshold': 50} if self.v1 else None,
             'fixed': {'cam_threshold': self.fixed, 'contours': 'largest by cv2.contourArea', 'iou_threshold': 50,
                       'topk': self.k_used if self.k_used is not None else self.topk},
-            'boxes': 'x0, y0, x1 = x + w, y1 = y + h from cv2.boundingRect, x1/y1 clipped to w-1/h-1; IoU with +1 on widths and heights; best over all ground-truth boxes'}
+            'boxes': 'x0, y0, x1 = x + w, y1 = y + h from cv2.boundingRect, x1/y1 clipped to '
+                     'w-1/h-1; IoU with +1 on widths and heights; best over all ground-truth boxes',
+        }
         return res
 
 # %% ../nbs/08_metrics.ipynb #bth01cd
@@ -156,12 +175,14 @@ class MaskEvaluator:
         cams = check_maps(cams, 'cams')
         if cams.ndim == 2: cams = cams[None]
         masks = as_numpy(masks)
-        if masks.shape != cams.shape: raise ValueError(f"masks must have the cams' shape {cams.shape}, got {masks.shape}")
+        if masks.shape != cams.shape:
+            raise ValueError(f"masks must have the cams' shape {cams.shape}, got {masks.shape}")
         masks = masks.astype(bool)
         keep = np.ones_like(masks)
         if ignore is not None:
             ignore = as_numpy(ignore)
-            if ignore.shape != cams.shape: raise ValueError(f"ignore must have the cams' shape {cams.shape}, got {ignore.shape}")
+            if ignore.shape != cams.shape:
+                raise ValueError(f"ignore must have the cams' shape {cams.shape}, got {ignore.shape}")
             keep = ~(ignore.astype(bool) & ~masks)                          # mask pixels always count
         self.hist_pos += np.histogram(cams[masks & keep], bins=self.edges)[0]
         self.hist_neg += np.histogram(cams[~masks & keep], bins=self.edges)[0]
@@ -179,9 +200,14 @@ class MaskEvaluator:
         "PxAP (percent) and the protocol, as a plain dict."
         precision, recall, has_pred = self.curve()
         ap = 100 * (precision[1:] * np.diff(recall))[has_pred[1:]].sum()
-        return {'pxap': float(ap), 'n_pixels': int(self.hist_pos.sum() + self.hist_neg.sum()),
-                'protocol': {'reference': 'clovaai/wsolevaluation MaskEvaluator', 'cam_thresholds': _describe_thresholds(self.thresholds),
-                             'bins': 'CAM thresholds + [1, 2) + [2, 3]', 'ignore': 'ignore region minus the mask is left out'}}
+        return {
+            'pxap': float(ap),
+            'n_pixels': int(self.hist_pos.sum() + self.hist_neg.sum()),
+            'protocol': {'reference': 'clovaai/wsolevaluation MaskEvaluator',
+                         'cam_thresholds': _describe_thresholds(self.thresholds),
+                         'bins': 'CAM thresholds + [1, 2) + [2, 3]',
+                         'ignore': 'ignore region minus the mask is left out'},
+        }
 
 # %% ../nbs/08_metrics.ipynb #boot01cd
 def box_scores(records, weights=None, metrics=None):
@@ -206,7 +232,8 @@ def bootstrap_weights(n_images, n_boot=1000, seed=0):
     return rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=n_boot).astype(np.float32)
 
 def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level=0.95, seed=0):
-    "Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images), with its bootstrap interval."
+    """Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images), with its bootstrap
+    interval."""
     runs_a, runs_b = list(runs_a), list(runs_b)
     if not runs_a or not runs_b: raise ValueError("paired_bootstrap needs at least one run on each side")
     sizes = {r['hits'].shape[1] for r in runs_a + runs_b}

@@ -28,7 +28,8 @@ from .dfm import DFM, insert_after
 
 # %% ../nbs/12_models.ipynb #71883df9
 class WSOLModel(nn.Module):
-    "A backbone `features`, an optional `head` (VGG's conv6), GAP and a linear classifier; CAMs from the same feature map."
+    """A backbone `features`, an optional `head` (VGG's conv6), GAP and a linear classifier; CAMs from the same feature
+    map."""
     def __init__(self, features, channels, num_classes, head=None, arch='', method='cam', new=('head', 'fc')):
         super().__init__()
         self.features, self.head = features, head if head is not None else nn.Identity()
@@ -37,7 +38,8 @@ class WSOLModel(nn.Module):
 
     def feature_map(self, x): return self.head(self.features(x))           # (n, c, h, w)
     def classify(self, f): return self.fc(f.mean((2, 3)))                  # GAP + linear: (n, K)
-    def forward(self, x, labels=None): return self.classify(self.feature_map(x))  # labels: for methods that need them (ACoL)
+    # labels: for methods that need them (ACoL)
+    def forward(self, x, labels=None): return self.classify(self.feature_map(x))
 
     @classmethod
     def from_backbone(cls, features, channels, num_classes, head, arch, method, new, **options):
@@ -50,7 +52,8 @@ class WSOLModel(nn.Module):
 
     @torch.no_grad()
     def cams(self, x, classes=None, size=None):
-        "Logits and normalised CAMs `(n, *size)` for `classes` (default: the top-1 class), at the input's size unless `size`."
+        """Logits and normalised CAMs `(n, *size)` for `classes` (default: the top-1 class), at the input's size unless
+        `size`."""
         f = self.feature_map(x)
         logits = self.classify(f)
         classes = logits.argmax(1) if classes is None else classes
@@ -75,14 +78,18 @@ class WeightsError(ValueError):
     "A state dict that does not fit the network: the message lists missing, unexpected and mis-shaped keys."
 
 def load_backbone_state(net, state, dropped=DROPPED):
-    "Load `state` into `net` (keys under `dropped` ignored); raise `WeightsError` listing missing, unexpected and mis-shaped keys."
-    state = {k.removeprefix('module.'): v for k, v in state.items() if not k.removeprefix('module.').startswith(dropped)}
+    """Load `state` into `net` (keys under `dropped` ignored); raise `WeightsError` listing missing, unexpected and
+    mis-shaped keys."""
+    state = {
+        k.removeprefix('module.'): v for k, v in state.items() if not k.removeprefix('module.').startswith(dropped)
+    }
     own = {k: v for k, v in net.state_dict().items() if not k.startswith(dropped)}
     missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
     shapes = sorted(f"{k}: {tuple(state[k].shape)} given, {tuple(own[k].shape)} expected"
                     for k in own.keys() & state.keys() if state[k].shape != own[k].shape)
     if missing or unexpected or shapes:
-        def show(keys): return ', '.join(keys[:8]) + (f" ... ({len(keys)} in all)" if len(keys) > 8 else '') if keys else 'none'
+        def show(keys):
+            return ', '.join(keys[:8]) + (f" ... ({len(keys)} in all)" if len(keys) > 8 else '') if keys else 'none'
         raise WeightsError(f"the state dict does not fit {type(net).__name__}: missing keys: {show(missing)}; "
                            f"unexpected keys: {show(unexpected)}; wrong shapes: {show(shapes)}")
     net.load_state_dict(state, strict=False)
@@ -111,14 +118,17 @@ def _torchvision_net(name, weights):
     tag = 'IMAGENET1K_V1' if weights == 'imagenet' else weights
     try: w = enum[tag] if isinstance(tag, str) else enum(tag)
     except (KeyError, ValueError):
-        raise ValueError(f"weights={weights!r}: {name} has {[w.name for w in enum]}, 'imagenet', None, or a .pth file") from None
+        raise ValueError(
+            f"weights={weights!r}: {name} has {[w.name for w in enum]}, 'imagenet', None, or a .pth file"
+        ) from None
     return load_backbone_state(net, w.get_state_dict(progress=True))
 
 TIMM_BACKBONES = {'mobilenetv1': 'mobilenetv1_100'}     # our arch name → the timm model (and pretrained config)
 
 @functools.cache
 def input_stats(arch):
-    "(mean, std) the pretrained weights of `arch` expect: from timm's pretrained config for a timm backbone, else ImageNet's."
+    """(mean, std) the pretrained weights of `arch` expect: from timm's pretrained config for a timm backbone, else
+    ImageNet's."""
     if arch not in TIMM_BACKBONES: return IMAGENET_MEAN, IMAGENET_STD
     import timm
     cfg = timm.models.get_pretrained_cfg(TIMM_BACKBONES[arch])                 # a table in timm's code: no download
@@ -142,11 +152,14 @@ TOY_STRIDES = (2, 4, 8)                  # output strides of the toy backbone: 1
 TOY_WIDTH = 16                           # channels of its first block; the last has 4 ×
 
 def toy_features(width=TOY_WIDTH, stride=4):
-    "The toy backbone: four conv–BN–ReLU blocks, the first log2(`stride`) ending in a 2 × 2 max-pool; `4 * width` channels."
+    """The toy backbone: four conv–BN–ReLU blocks, the first log2(`stride`) ending in a 2 × 2 max-pool; `4 * width`
+    channels."""
     check_choice('toy stride', stride, TOY_STRIDES)
     if not isinstance(width, int) or width < 1: raise ValueError(f"toy width must be a positive integer, got {width!r}")
     w, pools = [width, 2 * width, 4 * width, 4 * width], TOY_STRIDES.index(stride) + 1
-    blocks = [(f'block{i + 1}', _conv_block(cin, cout, i < pools)) for i, (cin, cout) in enumerate(zip([3] + w[:-1], w))]
+    blocks = [
+        (f'block{i + 1}', _conv_block(cin, cout, i < pools)) for i, (cin, cout) in enumerate(zip([3] + w[:-1], w))
+    ]
     return nn.Sequential(OrderedDict(blocks))
 
 def _drop_stride(stage):
@@ -154,7 +167,8 @@ def _drop_stride(stage):
     stage[0].conv2.stride = stage[0].downsample[0].stride = (1, 1)
 
 def resnet_features(name='resnet50', weights=None, large_feature_map=False):
-    "torchvision ResNet up to `layer4`, names kept, as wsolevaluation's `ResNetCam`: `layer4` at stride 1 (14 × 14 at 224²)."
+    """torchvision ResNet up to `layer4`, names kept, as wsolevaluation's `ResNetCam`: `layer4` at stride 1 (14 × 14 at
+    224²)."""
     net = _torchvision_net(name, weights)
     _drop_stride(net.layer4)                                 # wsolevaluation builds layer4 with stride 1, always
     if large_feature_map: _drop_stride(net.layer3)           # ... and layer3 too with large_feature_map (28 × 28)
@@ -226,12 +240,21 @@ def _dfm_module(ablation=None, **options):
     return DFM.from_ablation(ablation, **options) if ablation else DFM(**options)
 
 register_method('cam')
-register_method('adl', module=ADL, positions={
-    'resnet50': ('layer3.0', 'layer4.0', 'layer4.2'), 'resnet101': ('layer3.0', 'layer4.0', 'layer4.2'),
-    'vgg16': ('16', '22', '29'), 'mobilenetv1': ('blocks.2.1', 'blocks.3.5', 'blocks.4.1'), 'toy': ('block3', 'block4')})
-register_method('dfm', module=DFM, make=_dfm_module, extra=('ablation',), positions={
-    'resnet50': ('layer3.0', 'layer4.2'), 'resnet101': ('layer3.0', 'layer4.2'),
-    'vgg16': ('16', '22', '29'), 'mobilenetv1': ('blocks.2.1', 'blocks.3.5', 'blocks.4.1'), 'toy': ('block3', 'block4')})
+register_method(
+    'adl',
+    module=ADL,
+    positions={'resnet50': ('layer3.0', 'layer4.0', 'layer4.2'), 'resnet101': ('layer3.0', 'layer4.0', 'layer4.2'),
+               'vgg16': ('16', '22', '29'), 'mobilenetv1': ('blocks.2.1', 'blocks.3.5', 'blocks.4.1'),
+               'toy': ('block3', 'block4')},
+)
+register_method(
+    'dfm',
+    module=DFM,
+    make=_dfm_module,
+    extra=('ablation',),
+    positions={'resnet50': ('layer3.0', 'layer4.2'), 'resnet101': ('layer3.0', 'layer4.2'), 'vgg16': ('16', '22', '29'),
+               'mobilenetv1': ('blocks.2.1', 'blocks.3.5', 'blocks.4.1'), 'toy': ('block3', 'block4')},
+)
 
 def _backbone(arch, weights, large_feature_map, toy_width, toy_stride):
     "(features, channels, head, new-layer prefixes) of `arch`."

@@ -162,7 +162,8 @@ def score_map_path(cams, image_id):
     return Path(cams) / f"{image_id}.npy"
 
 def normalize_score_map(cam):
-    "wsolevaluation's `normalize_scoremap` for one numpy map: `normalize_cams` of lesson `06_cam` (constant, NaN: zeros)."
+    """wsolevaluation's `normalize_scoremap` for one numpy map: `normalize_cams` of lesson `06_cam` (constant, NaN:
+    zeros)."""
     return normalize_cams(torch.from_numpy(np.ascontiguousarray(cam))[None])[0].numpy()
 
 def load_score_map(path, size=WSOL_SIZE):
@@ -248,7 +249,9 @@ def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_T
 # %% ../nbs/18_own_cams.ipynb #74900cab
 def _print_scores(res):
     "The numbers wsolevaluation's evaluate.py prints, one line each, with the threshold that gave them."
-    if 'pxap' in res: print(f"PxAP {res['pxap']:.2f}  ({res['n_pixels']:,} pixels of {res['n_images']} images)"); return
+    if 'pxap' in res:
+        print(f"PxAP {res['pxap']:.2f}  ({res['n_pixels']:,} pixels of {res['n_images']} images)")
+        return
     per = ', '.join(f"IoU {d}: {v:.2f} at t = {res['best_cam_threshold_v2'][d]:.3f}"
                     for d, v in res['max_box_acc_v2_per_iou'].items())
     print(f"MaxBoxAccV2 {res['max_box_acc_v2']:.2f}  ({per}; {res['n_images']} images)")

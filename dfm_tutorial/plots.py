@@ -14,13 +14,16 @@ import torch
 
 # %% ../nbs/00_plots.ipynb #a1e23f49
 def to_image(x) -> torch.Tensor:
-    "A 2-D `(h, w)` or RGB `(h, w, 3)` float CPU tensor from a map or a `(3, h, w)` image (uint8 images scaled to [0, 1])."
+    """A 2-D `(h, w)` or RGB `(h, w, 3)` float CPU tensor from a map or a `(3, h, w)` image (uint8 images scaled to [0,
+    1])."""
     x = torch.as_tensor(x).detach().cpu()
     x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
     while x.ndim > 2 and x.shape[0] == 1: x = x[0]
     if x.ndim == 3 and x.shape[0] == 3: x = x.permute(1, 2, 0)
     if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] == 3): return x
-    raise ValueError(f"to_image: expected a map (h, w) with optional leading 1s or an image (3, h, w), got shape {tuple(x.shape)}")
+    raise ValueError(
+        f"to_image: expected a map (h, w) with optional leading 1s or an image (3, h, w), got shape {tuple(x.shape)}"
+    )
 
 # %% ../nbs/00_plots.ipynb #3c31ea96
 def show_map(x, ax=None, title=None, cmap='viridis', vmin=None, vmax=None, colorbar=False):
@@ -28,7 +31,8 @@ def show_map(x, ax=None, title=None, cmap='viridis', vmin=None, vmax=None, color
     if ax is None: _, ax = plt.subplots(figsize=(3, 3))
     im = ax.imshow(to_image(x), cmap=cmap, vmin=vmin, vmax=vmax)
     if title: ax.set_title(title, fontsize=9)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
     if colorbar: ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
 

@@ -23,12 +23,14 @@ LOCAL_CACHES = Path('/content/dfm-cache')                  # the uint8 caches, o
 
 def run_folders(here, use_drive=False):
     """(where the runs go, where the caches go; `None`: inside the runs): `here` and `None`, or with `use_drive` (Colab)
-    Google Drive for the runs and the local disk for the caches. Drive keeps torch's weights cache too (`TORCH_HOME`)."""
+    Google Drive for the runs and the local disk for the caches. Drive keeps torch's weights cache too
+    (`TORCH_HOME`)."""
     if not use_drive: return Path(here), None
     from google.colab import drive                            # only on Colab
     drive.mount('/content/drive')
     DRIVE_RUNS.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault('TORCH_HOME', str(DRIVE_RUNS / 'torch'))     # ImageNet weights: fetched once, for all sessions
+    # ImageNet weights: fetched once, for all sessions
+    os.environ.setdefault('TORCH_HOME', str(DRIVE_RUNS / 'torch'))
     return DRIVE_RUNS, LOCAL_CACHES
 
 
@@ -60,15 +62,19 @@ BACKBONES = ('resnet50', 'resnet101', 'vgg16', 'mobilenetv1')
 TABLE3_ROWS = tuple((b, m) for b in BACKBONES for m in METHODS)     # every registered method on every backbone
 
 def reproduction_runs(dataset, rows=TABLE3_ROWS, **overrides):
-    "`run_grid` runs for `rows` of (backbone, method) on `dataset` ('cub' or 'ilsvrc'), with the shipped configs and `overrides`."
+    """`run_grid` runs for `rows` of (backbone, method) on `dataset` ('cub' or 'ilsvrc'), with the shipped configs and
+    `overrides`."""
     if dataset not in ('cub', 'ilsvrc'): raise ValueError(f"dataset must be 'cub' or 'ilsvrc', got {dataset!r}")
-    if bad := [r for r in rows if r not in TABLE3_ROWS]: raise ValueError(f"unknown rows {bad}; rows are (backbone, method) from {TABLE3_ROWS}")
+    if bad := [r for r in rows if r not in TABLE3_ROWS]:
+        raise ValueError(f"unknown rows {bad}; rows are (backbone, method) from {TABLE3_ROWS}")
     return {f'{b}_{m}': {'config': f'{dataset}_{b}', 'method': m, **overrides} for b, m in rows}
 
 def comparison_table(results, dataset, rows=TABLE3_ROWS):
-    "Markdown: our Top-1 Clas / Top-1 Loc / MaxBoxAccV2 (first seed) beside the paper's, 'not yet run' where a row has no result."
+    """Markdown: our Top-1 Clas / Top-1 Loc / MaxBoxAccV2 (first seed) beside the paper's, 'not yet run' where a row has
+    no result."""
     paper = lambda r, i: f"{PAPER_TABLE3[r][dataset][i]:.2f}" if r in PAPER_TABLE3 else '–'
-    lines = ['| backbone | method | Top-1 Clas | paper | Top-1 Loc | paper | MaxBoxAccV2 |', '|---|---|---:|---:|---:|---:|---:|']
+    lines = ['| backbone | method | Top-1 Clas | paper | Top-1 Loc | paper | MaxBoxAccV2 |',
+             '|---|---|---:|---:|---:|---:|---:|']
     for b, m in rows:
         got = (results.get(f'{b}_{m}') or [None])[0]
         ours = [f"{got[k]:.2f}" for k in ('top1_cls', 'top1_loc', 'max_box_acc_v2')] if got else ['not yet run'] * 3

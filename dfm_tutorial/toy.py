@@ -20,15 +20,25 @@ from .core import progress_bar, write_text_atomic
 CUB_FILES = ('images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'bounding_boxes.txt', 'classes.txt')
 
 def write_cub_metadata(root, paths, labels, is_train, boxes, class_names):
-    "Write CUB's five metadata files under `root`: `labels` count from 0 (written from 1), `boxes[i]` is `(k, 4)` `(x, y, w, h)`."
+    """Write CUB's five metadata files under `root`: `labels` count from 0 (written from 1), `boxes[i]` is `(k, 4)`
+    `(x, y, w, h)`."""
     root, n = Path(root), len(paths)
     if not len(labels) == len(is_train) == len(boxes) == n:
-        raise ValueError(f"write_cub_metadata: {n} paths but {len(labels)} labels, {len(is_train)} split flags and {len(boxes)} box lists")
+        raise ValueError(
+            f"write_cub_metadata: {n} paths but {len(labels)} labels, "
+            f"{len(is_train)} split flags and {len(boxes)} box lists"
+        )
     labels = np.asarray(labels)
     if n and (labels.min() < 0 or labels.max() >= len(class_names)):
-        raise ValueError(f"write_cub_metadata: labels must lie in [0, {len(class_names)}), got {labels.min()}..{labels.max()}")
+        raise ValueError(
+            f"write_cub_metadata: labels must lie in [0, {len(class_names)}), got {labels.min()}..{labels.max()}"
+        )
     ids = range(1, n + 1)
-    box_lines = (f"{i} {x:.1f} {y:.1f} {w:.1f} {h:.1f}\n" for i, b in zip(ids, boxes) for x, y, w, h in np.asarray(b, float).reshape(-1, 4))
+    box_lines = (
+        f"{i} {x:.1f} {y:.1f} {w:.1f} {h:.1f}\n"
+        for i, b in zip(ids, boxes)
+        for x, y, w, h in np.asarray(b, float).reshape(-1, 4)
+    )
     root.mkdir(parents=True, exist_ok=True)
     write_text_atomic(root / 'images.txt', ''.join(f"{i} {p}\n" for i, p in zip(ids, paths)))
     write_text_atomic(root / 'image_class_labels.txt', ''.join(f"{i} {l + 1}\n" for i, l in zip(ids, labels.tolist())))
@@ -76,7 +86,8 @@ def draw_toy_birds(labels, size=(IMAGE_SIZE, IMAGE_SIZE), num_classes=5, clutter
                    bird_scale=BIRD_SCALE,    # (low, high) body half-axis, fraction of the shorter side
                    head_scale=HEAD_SCALE,    # (low, high) head radius, same unit
                    body_evidence=1.0):       # contrast of the class-coded body stripes: 0 plain body, 1 full contrast
-    "Images `(n, h, w, 3)` uint8 of toy birds of classes `labels` `(n,)`, their boxes `(n, 4)` `(x, y, w, h)` and the drawing parameters."
+    """Images `(n, h, w, 3)` uint8 of toy birds of classes `labels` `(n,)`, their boxes `(n, 4)` `(x, y, w, h)` and the
+    drawing parameters."""
     rng = np.random.default_rng(rng)
     labels = np.asarray(labels)
     (w, h), n, s = size, len(labels), min(size)
@@ -115,7 +126,9 @@ def draw_toy_birds(labels, size=(IMAGE_SIZE, IMAGE_SIZE), num_classes=5, clutter
     dark = 1 - .5 * body_evidence                                               # stripe shade: .5 at full evidence
     shade = np.where(_stripes(x, y, phi, u(.06, .09) * s)[..., None], dark, 1.) * body_colour[:, None, None]
     img = np.where(body[..., None], shade, img)
-    head_colour = np.array(list(HEAD_COLOURS.values()), np.float32)[labels] + rng.normal(0, .04, (n, 3)).astype(np.float32)
+    head_colour = np.array(list(HEAD_COLOURS.values()), np.float32)[labels] + rng.normal(0, 0.04, (n, 3)).astype(
+        np.float32
+    )
     img = np.where(head[..., None], head_colour[:, None, None], img)
     images = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
     return images, _mask_boxes(body | head), dict(head_boxes=_mask_boxes(head), phi=phi, body=body, head=head)
@@ -135,11 +148,12 @@ def _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, 
         raise ValueError(f"num_classes must be 1..{len(HEAD_COLOURS)} (one head colour each), got {num_classes}")
     if train_per_class < 1 or test_per_class < 1:
         raise ValueError(f"train_per_class and test_per_class must be >= 1, got {train_per_class} and {test_per_class}")
-    if len(size) != 2 or min(size) < 32: raise ValueError(f"image_size must be an int or (width, height), each >= 32, got {image_size}")
+    if len(size) != 2 or min(size) < 32:
+        raise ValueError(f"image_size must be an int or (width, height), each >= 32, got {image_size}")
     if clutter < 0: raise ValueError(f"clutter must be >= 0, got {clutter}")
     draw_toy_birds([0], size, 1, 0, stripe_jitter, 0, bird_scale, head_scale, body_evidence)   # checks the bird's knobs
-    return dict(num_classes=num_classes, train_per_class=train_per_class, test_per_class=test_per_class, image_size=list(size),
-                seed=seed, clutter=clutter, stripe_jitter=stripe_jitter, quality=quality,
+    return dict(num_classes=num_classes, train_per_class=train_per_class, test_per_class=test_per_class,
+                image_size=list(size), seed=seed, clutter=clutter, stripe_jitter=stripe_jitter, quality=quality,
                 bird_scale=[float(v) for v in bird_scale], head_scale=[float(v) for v in head_scale],
                 body_evidence=float(body_evidence), masks=SEGMENTATIONS)
 
@@ -148,8 +162,8 @@ def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_
                      bird_scale=BIRD_SCALE, head_scale=HEAD_SCALE, body_evidence=1.0):
     "Draw a toy WSOL dataset and write it under `root` in the CUB-200-2011 format, masks included; returns `root`."
     root = Path(root)
-    params = _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter, quality,
-                         bird_scale, head_scale, body_evidence)
+    params = _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter,
+                         quality, bird_scale, head_scale, body_evidence)
     marker = root / 'toy.json'
     if marker.exists() and json.loads(marker.read_text()) == params:
         if progress: print(f"toy dataset already at {root} (same arguments): nothing to do")
@@ -162,13 +176,17 @@ def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_
     per_class = train_per_class + test_per_class
     labels = np.repeat(np.arange(num_classes), per_class)
     is_train = np.tile(np.arange(per_class) < train_per_class, num_classes)
-    paths = [f"{names[k]}/{names[k][4:]}_{j:04d}.jpg" for k, j in zip(labels, np.tile(np.arange(per_class), num_classes))]
+    paths = [
+        f"{names[k]}/{names[k][4:]}_{j:04d}.jpg" for k, j in zip(labels, np.tile(np.arange(per_class), num_classes))
+    ]
     rng = np.random.default_rng(seed)
     boxes = []
     for name in names:
         for folder in ('images', SEGMENTATIONS): (root / folder / name).mkdir(parents=True, exist_ok=True)
     knobs = dict(bird_scale=bird_scale, head_scale=head_scale, body_evidence=body_evidence)
-    for start in progress_bar(range(0, len(labels), chunk), desc='drawing toy birds', unit='chunk', disable=not progress):
+    for start in progress_bar(
+        range(0, len(labels), chunk), desc='drawing toy birds', unit='chunk', disable=not progress
+    ):
         ims, bxs, info = draw_toy_birds(labels[start:start + chunk], tuple(params['image_size']), num_classes, clutter,
                                         stripe_jitter, rng, **knobs)
         for im, mask, p in zip(ims, info['body'] | info['head'], paths[start:start + chunk]):
@@ -181,7 +199,8 @@ def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_
 
 # %% ../nbs/09_toy.ipynb #6094b488
 def save_toy_samples(root, path, n=16, ncols=8):
-    "Draw the first `n` test images of the CUB-format dataset at `root` with their boxes into the image file `path`; returns `path`."
+    """Draw the first `n` test images of the CUB-format dataset at `root` with their boxes into the image file `path`;
+    returns `path`."""
     import matplotlib.pyplot as plt
     from dfm_tutorial.plots import show_map, draw_boxes
     root, path = Path(root), Path(path)
@@ -189,11 +208,14 @@ def save_toy_samples(root, path, n=16, ncols=8):
     test = [int(i) for i, t in lines('train_test_split.txt') if t == '0'][:n]
     paths, boxes = dict((int(i), p) for i, p in lines('images.txt')), {}
     for i, *b in lines('bounding_boxes.txt'): boxes.setdefault(int(i), []).append([float(v) for v in b])
-    fig, axs = plt.subplots(-(-len(test) // ncols), ncols, figsize=(1.6 * ncols, 1.7 * -(-len(test) // ncols)), squeeze=False)
+    fig, axs = plt.subplots(
+        -(-len(test) // ncols), ncols, figsize=(1.6 * ncols, 1.7 * -(-len(test) // ncols)), squeeze=False
+    )
     for ax in axs.flat: ax.axis('off')
     for ax, i in zip(axs.flat, test):
         show_map(np.array(Image.open(root / 'images' / paths[i])), ax=ax, title=paths[i].split('/')[0][4:])
         draw_boxes(ax, [[x, y, x + w, y + h] for x, y, w, h in boxes.get(i, [])])
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, bbox_inches='tight'); plt.close(fig)
+    fig.savefig(path, dpi=80, bbox_inches='tight')
+    plt.close(fig)
     return path

@@ -6,13 +6,13 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/train.html.md"""
 
 # %% auto #0
 __all__ = ['logger', 'AMP_CHOICES', 'VAL_SEED', 'CHECKPOINT_KEYS', 'BF16_CAPABILITY', 'RECORDS', 'RUNTIME', 'LOCATIONS',
-           'TrainConfig', 'EpochSampler', 'PILTrainLoader', 'usable_workers', 'split_options', 'cache_path',
-           'train_loader', 'eval_loader', 'as_nchw', 'model_inputs', 'make_optimizer', 'make_schedule', 'rng_state',
-           'set_rng_state', 'save_atomic', 'load_checkpoint', 'model_from_checkpoint', 'build_model', 'evaluate',
-           'mask_reader', 'autocast', 'resolve_amp', 'pick_device', 'setup_distributed', 'seed_everything',
-           'wants_determinism', 'weights_checksum', 'run_name', 'run_folder_of', 'changed_settings', 'check_resume',
-           'check_run_folder', 'Run', 'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log', 'finish',
-           'train', 'make_run_folder', 'write_metrics', 'read_metrics']
+           'TrainConfig', 'usable_workers', 'split_options', 'cache_path', 'train_loader', 'eval_loader', 'as_nchw',
+           'model_inputs', 'make_optimizer', 'make_schedule', 'rng_state', 'set_rng_state', 'save_atomic',
+           'load_checkpoint', 'model_from_checkpoint', 'build_model', 'evaluate', 'mask_reader', 'autocast',
+           'resolve_amp', 'pick_device', 'setup_distributed', 'seed_everything', 'wants_determinism',
+           'weights_checksum', 'run_name', 'run_folder_of', 'changed_settings', 'check_resume', 'check_run_folder',
+           'Run', 'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log', 'finish', 'train',
+           'make_run_folder', 'write_metrics', 'read_metrics']
 
 # %% ../nbs/13_train.ipynb #bcf43c17
 import dataclasses, hashlib, json, logging, math, os, random, re, time
@@ -22,11 +22,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from .core import check_choice, progress_bar, write_atomic, write_text_atomic
-from .data import (PIN_MEMORY, CacheLoader, ImageCache, WSOLDataset, build_cache, collate_items, epoch_indices, eval_transform,
-                               has_masks, load_masks, normalize_batch, read_cub_metadata, shard_size, text_lines,
-                               train_transform)
+from .data import (PIN_MEMORY, CacheLoader, ImageCache, PILTrainLoader, WSOLDataset, build_cache,
+                               collate_items, eval_transform, has_masks, load_masks, normalize_batch, read_cub_metadata,
+                               text_lines, train_transform)
 from .metrics import BoxEvaluator, MaskEvaluator, save_records
 from .models import ARCHS, METHODS, TOY_STRIDES, TOY_WIDTH, create_wsol_model
 
@@ -75,7 +75,8 @@ class TrainConfig:
     # runtime
     seed: int = 0
     device: str = 'auto'                   # 'auto', 'cpu', 'cuda', 'cuda:1', ...
-    amp: str = 'none'                      # 'auto' (bf16 from compute capability 8, fp16 below, none on CPU), 'none', ...
+    # 'auto' (bf16 from compute capability 8, fp16 below, none on CPU), 'none', ...
+    amp: str = 'none'
     channels_last: bool = True
     compile: bool = False                  # torch.compile the model
     workers: int = 2                       # loader workers, at most the CPUs this process may use
@@ -97,7 +98,8 @@ class TrainConfig:
                   bool: isinstance(value, bool), str: isinstance(value, str), dict: isinstance(value, dict),
                   list: isinstance(value, (list, tuple))}.get(kind, True)
             if not ok: raise ValueError(f"{f.name} must be {_KINDS[kind]}, got {value!r}")
-            if kind is float and not math.isfinite(value): raise ValueError(f"{f.name} must be a finite number, got {value}")
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         return self
 
     def check(self):
@@ -116,11 +118,15 @@ class TrainConfig:
         "The checks that need no dataset: types, ranges, choices, the device, the model and its options."
         self.check_types()
         check_choice('on_bad_image', self.on_bad_image, ('raise', 'skip'))
-        check_choice('arch', self.arch, ARCHS); check_choice('method', self.method, METHODS)
-        check_choice('loader', self.loader, ('cache', 'pil')); check_choice('amp', self.amp, AMP_CHOICES)
+        check_choice('arch', self.arch, ARCHS)
+        check_choice('method', self.method, METHODS)
+        check_choice('loader', self.loader, ('cache', 'pil'))
+        check_choice('amp', self.amp, AMP_CHOICES)
         if self.workers < 0: raise ValueError(f"workers must be >= 0, got {self.workers}")
-        check_choice('schedule', self.schedule, ('step', 'cosine')); check_choice('eval_split', self.eval_split, ('val', 'test'))
-        if self.eval_every < 0: raise ValueError(f"eval_every must be >= 0 (0: val is never scored), got {self.eval_every}")
+        check_choice('schedule', self.schedule, ('step', 'cosine'))
+        check_choice('eval_split', self.eval_split, ('val', 'test'))
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0: val is never scored), got {self.eval_every}")
         check_choice('toy_stride', self.toy_stride, TOY_STRIDES)
         for name in ('batch_size', 'epochs', 'crop', 'eval_size', 'num_classes', 'lr_decay_epochs', 'toy_width'):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -138,27 +144,8 @@ class TrainConfig:
         return cls(**d)
 
 # %% ../nbs/13_train.ipynb #be2e1b77
-class EpochSampler(Sampler):
-    "`epoch_indices` (the order `CacheLoader` uses) as a `Sampler`, skipping the first `skip` items of the epoch."
-    def __init__(self, n, seed=0, rank=0, world_size=1):
-        self.n, self.seed, self.rank, self.world_size, self.epoch, self.skip = n, seed, rank, world_size, 0, 0
-    def set_epoch(self, epoch, skip=0): self.epoch, self.skip = epoch, skip
-    def __iter__(self):
-        order = epoch_indices(self.n, self.epoch, self.seed, True, self.rank, self.world_size)
-        return iter(order[self.skip:].tolist())
-    def __len__(self): return shard_size(self.n, self.world_size) - self.skip
-
-class PILTrainLoader:
-    "`CacheLoader`'s interface over `WSOLDataset` + `DataLoader`: `set_epoch(epoch, skip)`, batches `(images, labels, boxes, ids)`."
-    def __init__(self, ds, batch_size, workers, seed, rank, world_size):
-        self.sampler, self.batch_size = EpochSampler(len(ds), seed, rank, world_size), batch_size
-        self.dl = DataLoader(ds, batch_size, sampler=self.sampler, num_workers=workers, collate_fn=collate_items,
-                             drop_last=True, persistent_workers=workers > 0, pin_memory=PIN_MEMORY)
-    def set_epoch(self, epoch, skip=0): self.sampler.set_epoch(epoch, skip * self.batch_size)
-    def __len__(self): return (len(self.sampler) + self.sampler.skip) // self.batch_size
-    def __iter__(self): return iter(self.dl)
-
-VAL_SEED = 0                   # which training images form 'val': fixed, so every seed of an experiment scores the same set
+# which training images form 'val': fixed, so every seed of an experiment scores the same set
+VAL_SEED = 0
 
 def usable_workers(n):
     "`n` loader workers, at most as many as the CPUs this process may use (Colab has 2; the GPU configs ask for 8)."
@@ -182,7 +169,8 @@ def train_loader(cfg, rank=0, world_size=1):
         ds = WSOLDataset(cfg.data, 'train', transform=train_transform(cfg.resize, cfg.crop), **opts)
         return PILTrainLoader(ds, cfg.batch_size, workers, cfg.seed, rank, world_size)
     path = cache_path(cfg, 'train', cfg.resize)
-    if rank == 0: build_cache(cfg.data, 'train', path, size=cfg.resize, num_workers=workers, progress=cfg.progress, **opts)
+    if rank == 0:
+        build_cache(cfg.data, 'train', path, size=cfg.resize, num_workers=workers, progress=cfg.progress, **opts)
     if world_size > 1: dist.barrier()
     return CacheLoader(ImageCache(path), cfg.batch_size, shuffle=True, drop_last=True, num_workers=workers,
                        seed=cfg.seed, crop=cfg.crop, rank=rank, world_size=world_size)
@@ -205,7 +193,6 @@ def as_nchw(images):
 def model_inputs(model, images, device=None):
     "A loader's uint8 batch as the float input `model` expects: normalised with its backbone's statistics, on `device`."
     return normalize_batch(as_nchw(images), device, *model.input_stats)
-
 
 # %% ../nbs/13_train.ipynb #19725aef
 def make_optimizer(model, cfg):
@@ -231,7 +218,9 @@ def rng_state():
 
 def set_rng_state(s):
     "Restore the Python, NumPy, torch (and CUDA, where there is one) generators from `rng_state()`'s dict."
-    random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
+    random.setstate(s['python'])
+    np.random.set_state(s['numpy'])
+    torch.set_rng_state(s['torch'])
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 def save_atomic(obj, path):
@@ -241,7 +230,8 @@ def save_atomic(obj, path):
 CHECKPOINT_KEYS = ('config', 'model', 'optimizer', 'schedule', 'scaler', 'rng', 'epoch', 'step', 'running')
 
 def load_checkpoint(path, device='cpu'):
-    "A checkpoint written by `train`. It holds NumPy's RNG state, so it is unpickled in full: load only checkpoints you trust."
+    """A checkpoint written by `train`. It holds NumPy's RNG state, so it is unpickled in full: load only checkpoints
+    you trust."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
     if path.stat().st_size == 0: raise ValueError(f"{path} is empty (0 bytes): not a checkpoint")
@@ -302,14 +292,17 @@ def autocast(device, amp):
 BF16_CAPABILITY = 8            # compute capability from which CUDA GPUs run bf16 convolutions (Ampere); a T4 is 7.5
 
 def resolve_amp(amp, device):
-    "(`amp` for `device`, why): 'auto' is bf16 from `BF16_CAPABILITY`, fp16 (with a gradient scaler) below, none on CPU."
+    """(`amp` for `device`, why): 'auto' is bf16 from `BF16_CAPABILITY`, fp16 (with a gradient scaler) below, none on
+    CPU."""
     if not str(device).startswith('cuda'):
         return ('none', 'auto, no GPU') if amp == 'auto' else (amp, 'as configured')
     major, minor = torch.cuda.get_device_capability(device)
     gpu = f"{torch.cuda.get_device_name(device)}, compute capability {major}.{minor}"
     if amp == 'auto': return ('bf16' if major >= BF16_CAPABILITY else 'fp16'), f"auto, {gpu}"
     if amp == 'bf16' and major < BF16_CAPABILITY:
-        raise ValueError(f"amp='bf16' on {gpu}: this GPU has no bf16 convolutions; use amp='auto' (fp16 here) or 'none'")
+        raise ValueError(
+            f"amp='bf16' on {gpu}: this GPU has no bf16 convolutions; use amp='auto' (fp16 here) or 'none'"
+        )
     return amp, f"as configured, {gpu}"
 
 
@@ -319,15 +312,19 @@ def pick_device(name):
     if not re.fullmatch(r'auto|cpu|cuda(:\d+)?', name):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
     if name == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if name.startswith('cuda') and not torch.cuda.is_available(): raise ValueError(f"device={name!r} but CUDA is not available")
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but CUDA is not available")
     return name
 
 def setup_distributed(device):
-    "(rank, world_size, device) from torchrun's environment; initialises the process group when there are several ranks."
+    """(rank, world_size, device) from torchrun's environment; initialises the process group when there are several
+    ranks."""
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world == 1: return 0, 1, device
     rank, local = int(os.environ['RANK']), int(os.environ.get('LOCAL_RANK', 0))
-    if device.startswith('cuda'): device = f'cuda:{local}'; torch.cuda.set_device(device)
+    if device.startswith('cuda'):
+        device = f'cuda:{local}'
+        torch.cuda.set_device(device)
     if not dist.is_initialized(): dist.init_process_group('nccl' if device.startswith('cuda') else 'gloo')
     return rank, world, device
 
@@ -337,7 +334,8 @@ def seed_everything(seed, deterministic):
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    torch.backends.cudnn.benchmark = not deterministic          # benchmark: try the kernels on the first steps, keep the best
+    # benchmark: try the kernels on the first steps, keep the best
+    torch.backends.cudnn.benchmark = not deterministic
 
 def wants_determinism(cfg, device):
     "`cfg.deterministic`, or by default: on a CPU (bitwise-repeatable runs, as the tests check), off on a GPU (speed)."
@@ -346,7 +344,9 @@ def wants_determinism(cfg, device):
 def weights_checksum(model):
     "SHA-256 of every parameter and buffer's bytes, in state-dict order: equal only for bitwise-equal weights."
     h = hashlib.sha256()
-    for k, t in model.state_dict().items(): h.update(k.encode()); h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    for k, t in model.state_dict().items():
+        h.update(k.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/13_train.ipynb #dc5f5482
@@ -356,7 +356,8 @@ RUNTIME = ('progress', 'resume', 'workers', 'device', 'overwrite',   # settings 
 LOCATIONS = ('out', 'cache_dir')                      # where a run and its caches are kept: moving them changes nothing
 
 def run_name(cfg):
-    "The method and what sets this run apart from its config file's defaults, as a folder name: 'dfm', 'dfm_beta0.8_seed1'."
+    """The method and what sets this run apart from its config file's defaults, as a folder name: 'dfm',
+    'dfm_beta0.8_seed1'."""
     parts = [cfg.method, *(f"{k}{v}" for k, v in sorted(cfg.options.items()))]
     if cfg.positions is not None: parts.append('at-' + '-'.join(map(str, cfg.positions)))
     if cfg.large_feature_map: parts.append('large')
@@ -374,7 +375,8 @@ def changed_settings(saved, cfg):
             if k not in RUNTIME + LOCATIONS and json.dumps(v) != json.dumps(old[k])]
 
 def check_resume(ckpt, cfg, out):
-    "Refuse to resume a finished run, or one whose checkpoint was made with another config (runtime settings, locations aside)."
+    """Refuse to resume a finished run, or one whose checkpoint was made with another config (runtime settings,
+    locations aside)."""
     if ckpt['epoch'] >= cfg.epochs and ckpt['step'] == 0 and (Path(out) / 'final.json').exists():
         raise ValueError(f"{out} holds a finished run of {ckpt['epoch']} epochs: nothing to resume "
                          "(to train again, delete the folder or choose another out=)")
@@ -544,7 +546,8 @@ def train(cfg):
 
 def _gather(value, world):
     if world == 1: return [value]
-    out = [None] * world; dist.all_gather_object(out, value)
+    out = [None] * world
+    dist.all_gather_object(out, value)
     return out
 
 def make_run_folder(out):
@@ -565,6 +568,7 @@ def read_metrics(path, epochs_done):
     for n, line in (text_lines(path) if path.exists() else ()):
         try: row = json.loads(line)
         except ValueError:
-            logger.warning("%s:%d: not a JSON line, left out: %r", path, n, line[:80]); continue
+            logger.warning("%s:%d: not a JSON line, left out: %r", path, n, line[:80])
+            continue
         if row.get('epoch', 0) <= epochs_done: rows.append(row)
     return rows
