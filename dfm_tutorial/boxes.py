@@ -466,8 +466,12 @@ def box_ious(maps, thresholds, gt_boxes, single=False, name='maps'):
     single_at = np.broadcast_to(np.asarray(single, dtype=np.bool_), th.shape).copy()
     gt, offsets = stack_boxes(gt_boxes, len(maps))
     scale = maps.dtype.type(255)                       # multiply in the maps' own precision, as numpy does
+    # numba starting its threads sets the OpenMP thread count, which torch shares: a process limited to one thread
+    # (OMP_NUM_THREADS=1) would train on two after its first evaluation, with other numerics than before it
+    torch_threads = torch.get_num_threads()
     nchunks = min(len(maps), numba.get_num_threads())
     multi_iou, single_iou, bad = _batch_ious(maps, scale, th, gt, offsets, single_at, nchunks)
+    if torch.get_num_threads() != torch_threads: torch.set_num_threads(torch_threads)
     if bad.any(): check_maps(maps[int(np.argmax(bad))], f"{name}[{int(np.argmax(bad))}]")   # raises with the details
     for i in np.nonzero((np.isnan(single_iou) & single_at).any(1))[0]:     # contested levels: OpenCV decides
         m8, g = to_uint8(maps[i]), gt[offsets[i]:offsets[i + 1]]

@@ -5,6 +5,7 @@ noise (many small regions and holes), plateaus (few values: large flat regions, 
 rings), tiny and one-row maps, maps touching every border. A box set equal at every level means the
 component tree reproduces OpenCV's contours, holes and largest-contour choice exactly.
 """
+import os
 import sys
 import zlib
 from pathlib import Path
@@ -118,3 +119,16 @@ def test_box_ious_inputs_torch_and_float64():
     assert a.shape == (4, 2) and np.isfinite(a).all() and np.isfinite(b).all() and np.isfinite(c).all()
     padded = torch.tensor([[[2, 3, 30, 35], [-1, -1, -1, -1]]] * 4)           # (n, k, 4) with padding rows
     np.testing.assert_array_equal(box_ious(maps, [0.2, 0.5], padded)[0], a)
+
+
+def test_scoring_leaves_torch_threads_as_they_were():
+    "numba's OpenMP layer resets the thread count torch shares on its first launch; box_ious puts it back."
+    import subprocess
+    code = ("import numpy as np, torch\n"
+            "from dfm_tutorial.boxes import box_ious\n"
+            "before = torch.get_num_threads()\n"
+            "box_ious(np.random.rand(4, 32, 32), np.arange(0, 1, 0.01), [np.array([[1, 1, 10, 10]])] * 4)\n"
+            "print(before, torch.get_num_threads())")
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'NUMBA_NUM_THREADS': '2'}
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, check=True)
+    assert p.stdout.split() == ['1', '1'], p.stdout + p.stderr

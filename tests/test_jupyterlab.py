@@ -92,11 +92,15 @@ def settle(image, handle, quiet=1.5, timeout=60):
 def moved(page, image, keys, handle):
     """Press `keys` on a slider `handle`; seconds until the explorer `image` shows a new figure (a minute at most: on a
     CI machine whose other core runs another test worker, the kernel's redraw can take many seconds)."""
-    before = image.get_attribute('src')
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    before, was = image.get_attribute('src'), value(handle)
     handle.focus()
     start = time.perf_counter()
     for key in keys: handle.press(key)
-    page.wait_for_function('([img, old]) => img.src !== old', arg=[image.element_handle(), before], timeout=60_000)
+    try: page.wait_for_function('([img, old]) => img.src !== old', arg=[image.element_handle(), before], timeout=60_000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"no new figure a minute after {len(keys)} key presses; the slider went from {was} "
+                             f"to {value(handle)}") from None
     return time.perf_counter() - start
 
 
