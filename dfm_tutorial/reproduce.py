@@ -9,8 +9,10 @@ __all__ = ['SMOKE_OVERRIDES', 'SMOKE_ROWS', 'DRIVE_RUNS', 'LOCAL_CACHES', 'PAPER
            'BACKBONES', 'TABLE3_ROWS', 'run_folders', 'reproduction_runs', 'comparison_table']
 
 # %% ../nbs/30_cub.ipynb #a696dced
-SMOKE_OVERRIDES = dict(weights='', resize=72, crop=64, eval_size=64, epochs=1, batch_size=8, workers=0, amp='none',
-                       device='cpu', val_per_class=1)     # one val bird per class: six-bird classes keep five
+from .experiments import SMOKE_TRAIN
+# the experiment lessons' smoke run, with no pretrained weights, on the CPU; one val bird per class: six-bird classes
+# keep five
+SMOKE_OVERRIDES = dict(SMOKE_TRAIN, weights='', workers=0, amp='none', device='cpu', val_per_class=1)
 SMOKE_ROWS = (('resnet50', 'dfm'), ('resnet101', 'cam'), ('vgg16', 'acol'),   # every backbone, every method
               ('mobilenetv1', 'has'), ('mobilenetv1', 'adl'))
 
