@@ -6,8 +6,9 @@ Draws toy birds as ~500 x 375 JPEGs in the CUB format, then times one training e
 crop 224, flip, normalise) through
   1. torchvision ImageFolder-style loading: PIL decode + transforms + ToTensor + Normalize in the workers;
   2. dfm_tutorial's PIL path: WSOLDataset (boxes carried along), uint8 batches, normalised on the device;
+     and the same through EpochLoader over PILSource: decoded in threads, cropped and flipped per sample;
   3. the cache: build_cache once (timed separately), then batches sliced from the memory map by the same
-     number of workers (threads, CacheLoader), crop/flip/normalise batched on the device (channels_last),
+     number of workers (threads, EpochLoader), crop/flip/normalise batched on the device (channels_last),
      or crop/flip in the worker threads (what a CPU-only run uses).
 With --gpu-decode and a CUDA device, also: file bytes read by the workers, torchvision.io.decode_jpeg on CUDA.
 Prints one table of images/s delivered on the device. Without a GPU the "device" is this CPU, so the
@@ -16,12 +17,14 @@ the uint8 batch, which is what the input pipeline must supply when a GPU does th
 """
 import argparse, shutil, tempfile, time
 from pathlib import Path
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
-from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, CacheLoader, ImageCache, WSOLDataset, build_cache,
-                               collate_items, normalize_batch, random_crop_flip, read_cub_metadata, split_indices)
+from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, EpochLoader, ImageCache, PILSource, WSOLDataset,
+                               build_cache, collate_items, normalize_batch, random_crop_flip, read_cub_metadata,
+                               split_indices)
 from dfm_tutorial.toy import make_toy_dataset
 
 
@@ -73,20 +76,31 @@ def pil_path(root, args, device):
     return timed((normalize_batch(b[0], device) for _ in range(args.epochs) for b in dl), device)
 
 
+def pil_loader(root, args, device):
+    "The same EpochLoader over PILSource: decode and resize in threads, crop/flip per sample."
+    dl = EpochLoader(PILSource(WSOLDataset(root, 'train', transform=None), 256), args.batch, shuffle=True,
+                     num_workers=args.workers, crop=224)
+    def batches():
+        for epoch in range(args.epochs):
+            dl.set_epoch(epoch)
+            yield from (normalize_batch(x, device) for x, *_ in dl)
+    return timed(batches(), device)
+
+
 def cached(cache, args, device, normalise=True):
-    g = torch.Generator().manual_seed(0)
-    dl = CacheLoader(cache, args.batch, shuffle=True, num_workers=args.workers)
+    dl = EpochLoader(cache, args.batch, shuffle=True, num_workers=args.workers)
     def batches():
         for epoch in range(args.epochs):
             dl.set_epoch(epoch)
             for images, labels, boxes, _ in dl:
-                x, b = random_crop_flip(images.to(device, non_blocking=True), boxes, generator=g)
+                nhwc = images.to(device, non_blocking=True).permute(0, 2, 3, 1)         # the cache's layout, a view
+                x, b = random_crop_flip(nhwc, boxes, 224, 0.5, 0, epoch, np.arange(len(images)))
                 yield normalize_batch(x, device) if normalise else x
     return timed(batches(), device)
 
 
 def cached_in_workers(cache, args, device, normalise=True):
-    dl = CacheLoader(cache, args.batch, shuffle=True, num_workers=args.workers, crop=224)
+    dl = EpochLoader(cache, args.batch, shuffle=True, num_workers=args.workers, crop=224)
     def batches():
         for epoch in range(args.epochs):
             dl.set_epoch(epoch)
@@ -105,7 +119,8 @@ def gpu_decode(root, idx, meta, args, device):
         for _ in range(args.epochs):
             for raw in dl:
                 images = torch.stack([resize(im, [256, 256]) for im in decode_jpeg(raw, device=device)])
-                x, _ = random_crop_flip(images.permute(0, 2, 3, 1), torch.zeros(len(images), 1, 4, device=device))
+                x, _ = random_crop_flip(images.permute(0, 2, 3, 1), torch.zeros(len(images), 1, 4, device=device), 224,
+                                        0.5, 0, 0, np.arange(len(images)))
                 yield normalize_batch(x, device)
     return timed(batches(), device)
 
@@ -139,6 +154,7 @@ def main():
         rows = [
             ('torchvision ImageFolder-style (PIL, normalise in workers)', folder_style(root, idx, meta, args, device)),
             ('WSOLDataset (PIL, boxes, normalise on device)', pil_path(root, args, device)),
+            ('EpochLoader over PILSource (decode in threads, crop/flip per sample)', pil_loader(root, args, device)),
             ('uint8 cache: slice, crop/flip on device -> uint8 channels_last batch',
              cached(ImageCache(path), args, device, False)),
             ('uint8 cache: slice, crop/flip and normalise on device -> float batch',

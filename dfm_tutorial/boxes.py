@@ -358,12 +358,14 @@ def maps_to_boxes(maps, threshold, multi=False):
     """Boxes of maps `(n, h, w)` (in [0, 1], or `uint8`) at a CAM `threshold` (one, or one per map): `(n, 4)` as
     (x0, y0, x1, y1), each map's largest contour; with `multi`, a list of `(k_i, 4)`, every contour's."""
     maps = as_numpy(maps)
-    maps = maps if maps.dtype == np.uint8 else check_maps(maps)
+    if maps.ndim not in (2, 3) or 0 in maps.shape[-2:]:                  # the uint8 path skips check_maps' shape test
+        raise ValueError(f"maps must be one map (h, w) or a batch (n, h, w) with h, w >= 1, got shape {maps.shape}")
     if maps.ndim == 2: maps = maps[None]
-    if maps.ndim != 3: raise ValueError(f"maps must be one map (h, w) or a batch (n, h, w), got shape {maps.shape}")
     t = np.asarray(threshold, np.float64)
     if t.ndim > 1 or t.size not in (1, len(maps)):
         raise ValueError(f"threshold must be one number or one per map ({len(maps)}), got shape {t.shape}")
+    if len(maps) == 0: return [] if multi else np.zeros((0, 4), np.int64)   # no maps, no boxes
+    maps = maps if maps.dtype == np.uint8 else check_maps(maps)
     t = check_thresholds(np.broadcast_to(t, (len(maps),)))
     boxes = [contour_boxes(m, [ti], multi)[0] for m, ti in zip(maps, t)]   # one compiled sweep per map
     return boxes if multi else np.concatenate(boxes)

@@ -7,25 +7,25 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/data.html.md"""
 # %% auto #0
 __all__ = ['SPLITS', 'logger', 'WIDE_GRAY', 'BOX_SLACK', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PIN_MEMORY', 'MetadataError',
            'text_lines', 'WSOLMetadata', 'read_cub_metadata', 'split_indices', 'BadImageError', 'as_rgb', 'load_rgb',
-           'resize_image', 'train_transform', 'eval_transform', 'box_rows', 'check_boxes_fit', 'WSOLDataset',
-           'pad_boxes', 'collate_items', 'has_masks', 'load_masks', 'normalize_batch', 'gather_boxes', 'build_cache',
-           'ImageCache', 'epoch_seed', 'shard_size', 'epoch_indices', 'CacheLoader', 'crop_flip', 'random_crop_flip',
-           'EpochSampler', 'PILTrainLoader']
+           'resize_image', 'eval_transform', 'box_rows', 'check_boxes_fit', 'WSOLDataset', 'pad_boxes', 'collate_items',
+           'has_masks', 'load_masks', 'normalize_batch', 'gather_boxes', 'source_digest', 'cache_identity',
+           'identity_hash', 'cache_folder', 'prefetch', 'build_cache', 'ImageCache', 'crop_flip', 'sample_uniforms',
+           'random_crop_flip', 'epoch_seed', 'shard_size', 'epoch_indices', 'Batch', 'PILSource', 'load_batch',
+           'EpochLoader']
 
 # %% ../nbs/10_data.ipynb #36fe5492
-import json, logging, math
+import hashlib, json, logging, math, os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset, DataLoader, Sampler
-from torchvision import tv_tensors
-from torchvision.transforms import v2
+from torch.utils.data import Dataset
 import torchvision.transforms.v2.functional as TF
-from .core import progress_bar, write_text_atomic
+from .core import FolderLock, progress_bar, write_text_atomic
 from .boxes import resize_boxes
 from .toy import CUB_FILES, SEGMENTATIONS, segmentation_path
 
@@ -102,10 +102,13 @@ def read_cub_metadata(root):
             f"{root} is not a CUB-format dataset: {', '.join(missing)} missing (expected {', '.join(CUB_FILES)})"
         )
     images, lines = _parse_lines(root / 'images.txt', (int, str), '<image id> <path>')
-    index = {}
-    for k, ((i, _), n) in enumerate(zip(images, lines)):
+    index, line_of = {}, {}
+    for k, ((i, p), n) in enumerate(zip(images, lines)):
         if i in index: raise MetadataError(f"{root / 'images.txt'}:{n}: image id {i} appears twice")
-        index[i] = k
+        if (f := os.path.normpath(p)) in line_of:                  # one file under two ids: trained on and tested on
+            raise MetadataError(f"{root / 'images.txt'}:{n}: {p} is listed again (line {line_of[f]}): "
+                                "each image file needs one id")
+        index[i], line_of[f] = k, n
     names = (
         [c for _, c in _parse_lines(root / 'classes.txt', (int, str), '<class id> <name>')[0]]
         if (root / 'classes.txt').is_file()
@@ -198,19 +201,6 @@ def resize_image(image, size):
     "PIL `image` resized to `size` × `size` with the filter torchvision's `Resize` uses on PIL images."
     return TF.resize(image, [size, size])
 
-def train_transform(resize=256, crop=224, flip=0.5):
-    "ADL/wsolevaluation training transform: resize × resize, random crop, horizontal flip; boxes follow."
-    aug = v2.Compose([v2.RandomCrop(crop), v2.RandomHorizontalFlip(flip)])
-    def tfm(image, boxes):
-        w, h = image.size
-        b = tv_tensors.BoundingBoxes(
-            torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4), format='XYXY', canvas_size=(h, w)
-        )
-        b = TF.resize(b, [resize, resize])
-        image, b = aug(resize_image(image, resize), b)
-        return TF.pil_to_tensor(image), b.as_subclass(torch.Tensor)
-    return tfm
-
 def eval_transform(size=224):
     "Evaluation transform: resize to size × size; boxes scaled and truncated as the WSOL protocol does."
     def tfm(image, boxes):
@@ -252,10 +242,9 @@ class WSOLDataset(Dataset):
             raise ValueError(f"on_bad_image must be 'raise' or 'skip', got {on_bad_image!r}")
         self.meta = meta or read_cub_metadata(root)
         self.split, self.on_bad_image = split, on_bad_image
+        self.choice = dict(val_per_class=val_per_class, seed=seed, exclude_val=exclude_val)   # which images 'val' holds
         self.indices = split_indices(self.meta, split, val_per_class, seed, exclude_val)
-        self.transform = (
-            (train_transform() if split == 'train' else eval_transform()) if transform == 'default' else transform
-        )
+        self.transform = eval_transform() if transform == 'default' else transform
         self._check_files()
         if split != 'train': self._check_boxes()
 
@@ -351,177 +340,170 @@ def gather_boxes(meta, indices, sizes, size, truncate):
     out[owner, slot] = b.astype(np.int64) if truncate else b
     return out
 
-# %% ../nbs/10_data.ipynb #d76d9edd
-class _Decode(Dataset):
-    """Worker-side decoding for `build_cache`: index, resized `uint8` `(s, s, 3)` image (or `None`) and original
-    `(w, h)`."""
-    def __init__(self, ds, size): self.ds, self.size = ds, size
-    def __len__(self): return len(self.ds)
-    def __getitem__(self, k):
-        image = self.ds.load(k)
-        if image is None: return k, None, (0, 0)                             # size 0 marks a skipped image
-        return k, np.asarray(resize_image(image, self.size)), image.size
+# %% ../nbs/10_data.ipynb #cacheidc
+def source_digest(ds):
+    """A digest of what `ds`'s images and boxes come from: the metadata files' bytes and each image file's path, size
+    and modification time. A dataset redrawn in place, or a box corrected, gives another digest."""
+    h = hashlib.sha256()
+    for name in CUB_FILES:
+        f = Path(ds.meta.root) / name
+        h.update(name.encode() + (f.read_bytes() if f.is_file() else b'-'))
+    for i in ds.indices:                          # stat, not read: ILSVRC's 1.3 M files in seconds
+        st = ds.meta.image_path(i).stat()
+        h.update(f"{ds.meta.paths[i]}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
-def _as_is(item): return item
+def cache_identity(ds, size):
+    "Everything a cache's contents follow from: the source, the split and which images it holds, the size, bad images."
+    return dict(root=str(Path(ds.meta.root).resolve()), split=ds.split, size=size, n=len(ds), **ds.choice,
+                on_bad_image=ds.on_bad_image, source=source_digest(ds))
+
+def identity_hash(identity):
+    "A short hash of a JSON-able `identity` dict: the same settings, the same hash, on any machine."
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+def cache_folder(parent, ds, size):
+    "The folder under `parent` for `ds` cached at `size`: named by split and size, and the hash of its identity."
+    held_out = '_without_val' if ds.split == 'train' and ds.choice['exclude_val'] else ''
+    return Path(parent) / f"{ds.split}{held_out}_{size}-{identity_hash(cache_identity(ds, size))}"
+
+# %% ../nbs/10_data.ipynb #prefetc
+def prefetch(fn, items, workers):
+    """`fn(item)` for each of `items`, in order, up to `2 × workers` ahead in threads (`workers=0`: here, one by one).
+    Threads, not processes: slicing, decoding and torch ops release the GIL, and no batch is pickled between
+    processes."""
+    if workers == 0:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        queue = deque()
+        try:
+            for item in items:
+                queue.append(pool.submit(fn, item))
+                if len(queue) > 2 * workers: yield queue.popleft().result()
+            while queue: yield queue.popleft().result()
+        finally:
+            for f in queue: f.cancel()
+
+# %% ../nbs/10_data.ipynb #d76d9edd
+def _decode(ds, size, k):
+    "Item `k` of `ds` resized: `uint8` `(size, size, 3)` and its original `(w, h)`; `None, (0, 0)` if skipped."
+    image = ds.load(k)
+    if image is None: return None, (0, 0)                                   # size 0 marks a skipped image
+    return np.asarray(resize_image(image, size)), image.size
 
 def _open_progress(path, n, size):
     """Memory-mapped `images`, `done` flags and original `sizes` of a cache under construction at `path`, fresh or
     resumed."""
     npy, done_file, sizes_file = path / 'images.npy', path / 'done.npy', path / 'sizes.npy'
     if npy.exists() and done_file.exists() and sizes_file.exists():
-        images = np.load(npy, mmap_mode='r+')
-        if images.shape == (n, size, size, 3): return images, np.load(done_file), np.load(sizes_file)
+        try:
+            images = np.load(npy, mmap_mode='r+')
+            if images.shape == (n, size, size, 3): return images, np.load(done_file), np.load(sizes_file)
+        except (ValueError, OSError, EOFError): pass                      # a damaged partial build: start it again
     return (np.lib.format.open_memmap(npy, mode='w+', dtype=np.uint8, shape=(n, size, size, 3)), np.zeros(n, bool),
             np.ones((n, 2), np.int64))
 
+def _read_cache_meta(path):
+    "A cache's `meta.json` as a dict, `None` while the cache is unfinished; a damaged one is named."
+    f = Path(path) / 'meta.json'
+    if not f.exists(): return None
+    try: return json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{f} is damaged ({e}): delete {path} and the cache is built again") from None
+
+def _existing_cache(path, want):
+    "Whether `path` holds a finished cache of identity `want`; a cache of another identity is refused, naming both."
+    have = _read_cache_meta(path)
+    if have is None: return False
+    differ = [k for k, v in want.items() if have.get(k) != v]
+    if not differ: return True
+    what = ', '.join(f"{k} {have.get(k)!r} (here {want[k]!r})" for k in differ)
+    raise FileExistsError(f"{path} holds a different cache ({have.get('split')}, size {have.get('size')}): its {what} "
+                          "differ; choose another path or delete it")
+
+# %% ../nbs/10_data.ipynb #buildc2
 def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress=True, **dataset_kwargs):
     """Decode and resize a split once into `path/images.npy` (memory-mapped uint8 `(n, size, size, 3)`), resumable;
     returns `path`."""
     path, size = Path(path), size or (256 if split == 'train' else 224)
     ds = WSOLDataset(root, split, transform=None, **dataset_kwargs)
     if len(ds) == 0: raise ValueError(f"the {split} split of {root} has no images: are its metadata files empty?")
-    want = dict(root=str(Path(root).resolve()), split=split, size=size, n=len(ds),
-                image_ids=[ds.meta.paths[i] for i in ds.indices])
-    if (path / 'meta.json').exists():
-        have = json.loads((path / 'meta.json').read_text())
-        if all(have.get(k) == v for k, v in want.items()):
+    want = cache_identity(ds, size)
+    if path.exists() and not path.is_dir(): raise NotADirectoryError(f"cache path {path} is a file: choose a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    with FolderLock(path, 'being built', wait=True):           # a second process waits, then finds the cache done
+        if _existing_cache(path, want):
             if progress: print(f"cache at {path} is complete: nothing to do")
             return path
-        raise FileExistsError(
-            f"{path} holds a different cache ({have['split']}, size {have['size']}, "
-            f"{have['n']} images from {have['root']}); choose another path or delete it"
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    images, done, sizes = _open_progress(path, len(ds), size)
-    todo = np.flatnonzero(~done)
-    loader = DataLoader(torch.utils.data.Subset(_Decode(ds, size), todo.tolist()), batch_size=None,
-                        num_workers=num_workers, collate_fn=_as_is)
-    with progress_bar(
-        total=len(ds), initial=int(done.sum()), desc=f'caching {split} at {size}px', unit='img', disable=not progress
-    ) as bar:
-        for j, (k, im, wh) in enumerate(loader, 1):
-            if im is not None: images[k] = im
-            sizes[k] = wh
-            bar.update()
-            if j % chunk == 0 or j == len(todo):                   # what is flushed and marked survives an interruption
-                images.flush()
-                done[todo[:j]] = True
-                np.save(path / 'sizes.npy', sizes)
-                np.save(path / 'done.npy', done)
-    skipped = (sizes == 0).all(1)
-    check_boxes_fit(ds.meta, ds.indices[~skipped], sizes[~skipped])
-    np.save(path / 'boxes.npy',
-            gather_boxes(ds.meta, ds.indices, np.maximum(sizes, 1), size, truncate=split != 'train').astype(np.float32))
-    np.save(path / 'labels.npy', ds.meta.labels[ds.indices])
-    meta = dict(want, skipped=np.flatnonzero(skipped).tolist(), class_names=ds.meta.class_names)
-    write_text_atomic(path / 'meta.json', json.dumps(meta))               # last: the cache is complete once it is there
-    (path / 'done.npy').unlink(missing_ok=True)                              # bookkeeping of an unfinished build
+        _fill(ds, path, size, num_workers, chunk, progress)
+        meta = dict(want, image_ids=[ds.meta.paths[i] for i in ds.indices], class_names=ds.meta.class_names,
+                    skipped=np.flatnonzero((np.load(path / 'sizes.npy') == 0).all(1)).tolist())
+        write_text_atomic(path / 'meta.json', json.dumps(meta))           # last: the cache is complete once it is there
+        (path / 'done.npy').unlink(missing_ok=True)                          # bookkeeping of an unfinished build
     return path
 
+def _fill(ds, path, size, num_workers, chunk, progress):
+    "Decode what is not done yet (in threads, `prefetch`), flushing every `chunk`; then boxes and labels."
+    images, done, sizes = _open_progress(path, len(ds), size)
+    todo = np.flatnonzero(~done)
+    with progress_bar(total=len(ds), initial=int(done.sum()), desc=f'caching {ds.split} at {size}px', unit='img',
+                      disable=not progress) as bar:
+        for start in range(0, len(todo), chunk):
+            ks = todo[start:start + chunk]
+            for k, (im, wh) in zip(ks, prefetch(lambda k: _decode(ds, size, k), ks, num_workers)):
+                if im is not None: images[k] = im
+                sizes[k] = wh
+                bar.update()
+            images.flush()                                         # what is flushed and marked survives an interruption
+            done[ks] = True
+            np.save(path / 'sizes.npy', sizes)
+            np.save(path / 'done.npy', done)
+    skipped = (sizes == 0).all(1)
+    check_boxes_fit(ds.meta, ds.indices[~skipped], sizes[~skipped])
+    boxes = gather_boxes(ds.meta, ds.indices, np.maximum(sizes, 1), size, truncate=ds.split != 'train')
+    np.save(path / 'boxes.npy', boxes.astype(np.float32))
+    np.save(path / 'labels.npy', ds.meta.labels[ds.indices])
+
 # %% ../nbs/10_data.ipynb #1acea238
-class ImageCache(Dataset):
-    """A finished cache; `cache[indices]` gives a whole batch
-    `(images uint8 (b, s, s, 3), labels, boxes (b, k, 4), positions)`."""
+def _load_npy(path, mmap_mode=None):
+    "`np.load` of a cache file, naming it when it is missing, truncated or damaged."
+    try: return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except FileNotFoundError: raise FileNotFoundError(f"{path} is missing: delete {path.parent} and the cache is "
+                                                      "built again") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{path} is damaged ({e}): delete {path.parent} and the cache is built again") from None
+
+class ImageCache:
+    """A finished cache: `cache.batch(positions)` gives images uint8 `(b, s, s, 3)`, labels, boxes `(b, k, 4)`, image
+    ids and each image's index in its split (skipped images have no position)."""
     def __init__(self, path):
         self.path = Path(path)
-        if not (self.path / 'meta.json').exists():
-            raise FileNotFoundError(
-                f"{self.path} is not a finished cache (no meta.json): run build_cache again, it resumes"
-            )
-        self.meta = json.loads((self.path / 'meta.json').read_text())
-        self.labels = torch.from_numpy(np.load(self.path / 'labels.npy'))
-        self.boxes = torch.from_numpy(np.load(self.path / 'boxes.npy'))
-        self.keep = np.setdiff1d(np.arange(self.meta['n']), self.meta['skipped'])   # positions of readable images
-        self._images = None                                                  # opened in each worker, not pickled
-    @property
-    def images(self):
-        if self._images is None: self._images = np.load(self.path / 'images.npy', mmap_mode='r')
-        return self._images
+        self.meta = _read_cache_meta(self.path)
+        if self.meta is None:
+            raise FileNotFoundError(f"{self.path} is not a finished cache (no meta.json): run build_cache again, "
+                                    "it resumes")
+        n, s = self.meta['n'], self.meta['size']
+        self.images = _load_npy(self.path / 'images.npy', mmap_mode='r')
+        if self.images.shape != (n, s, s, 3) or self.images.dtype != np.uint8:
+            raise ValueError(f"{self.path / 'images.npy'} holds {self.images.dtype} {self.images.shape}, not the "
+                             f"uint8 {(n, s, s, 3)} of its meta.json: delete {self.path} and it is built again")
+        self.labels = torch.from_numpy(_load_npy(self.path / 'labels.npy'))
+        self.boxes = torch.from_numpy(_load_npy(self.path / 'boxes.npy'))
+        self.keep = np.setdiff1d(np.arange(n), self.meta['skipped'])         # split indices of readable images
+        self.ids = self.meta['image_ids']
+
     @property
     def size(self): return self.meta['size']
     def __len__(self): return len(self.keep)
-    def __getitem__(self, idx):
-        pos = np.sort(self.keep[np.atleast_1d(np.asarray(idx))])              # sorted: sequential reads of the memmap
-        return torch.from_numpy(self.images[pos]), self.labels[pos], self.boxes[pos], torch.from_numpy(pos)
 
-def epoch_seed(*key):
-    "A 32-bit seed derived from `key` (e.g. seed, epoch, rank, batch) by NumPy's `SeedSequence`."
-    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
-
-def shard_size(n, world_size=1, drop_last=False):
-    "How many of `n` items each of `world_size` ranks gets in an epoch."
-    return n // world_size if drop_last else -(-n // world_size)
-
-def epoch_indices(n, epoch=0, seed=0, shuffle=True, rank=0, world_size=1, drop_last=False):
-    """One rank's indices for one epoch: a permutation seeded by `(seed, epoch)` (the same on every rank), cut or padded
-    to a multiple of `world_size`, strided."""
-    order = (
-        torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
-        if shuffle
-        else torch.arange(n)
-    )
-    if drop_last: order = order[:n - n % world_size]
-    else: order = torch.cat([order, order[:(-n) % world_size]])         # as DistributedSampler: every rank gets as many
-    return order[rank::world_size]
-
-PIN_MEMORY = torch.cuda.is_available()     # page-locked batches: the copy to the GPU overlaps the step
-
-class CacheLoader:
-    """Batches of an `ImageCache`, sliced (and with `crop`, cropped and flipped) by a pool of threads; each epoch's
-    order and crops follow from `seed`."""
-    def __init__(self, cache, batch_size, shuffle=False, drop_last=False, num_workers=2, seed=0, crop=None, flip=0.5,
-                 rank=0, world_size=1):
-        if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if num_workers < 0: raise ValueError(f"num_workers must be >= 0, got {num_workers}")
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world_size {world_size})")
-        if crop is not None and crop > cache.size:
-            raise ValueError(f"cannot crop {crop} px from the cache's {cache.size} px images")
-        self.cache, self.batch_size, self.shuffle, self.drop_last, self.num_workers = (cache, batch_size, shuffle,
-                                                                                       drop_last, num_workers)
-        self.seed, self.crop, self.flip, self.rank, self.world_size = seed, crop, flip, rank, world_size
-        self.epoch, self.skip = 0, 0
-    def set_epoch(self, epoch, skip=0):
-        "Use `epoch`'s order and crops, starting after its first `skip` batches (to resume a run part-way)."
-        self.epoch, self.skip = epoch, skip
-    def indices(self):
-        "This rank's positions for the current epoch (`epoch_indices`)."
-        return epoch_indices(
-            len(self.cache), self.epoch, self.seed, self.shuffle, self.rank, self.world_size, self.drop_last
-        )
-    def __len__(self):
-        m = shard_size(len(self.cache), self.world_size, self.drop_last)
-        return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
-    def _batch(self, k, idx):
-        images, labels, boxes, pos = self.cache[idx]
-        if self.crop is not None:                               # a generator per batch: same crops for any worker count
-            images, boxes = random_crop_flip(
-                images,
-                boxes,
-                self.crop,
-                self.flip,
-                torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, self.rank, k)),
-            )
-        if PIN_MEMORY: images = images.pin_memory()
-        return images, labels, boxes, pos
-    def __iter__(self):
-        idx = self.indices()
-        batches = [
-            (k, idx[i : i + self.batch_size].numpy()) for k, i in enumerate(range(0, len(idx), self.batch_size))
-        ][: len(self)][self.skip :]
-        if self.num_workers == 0:
-            yield from (self._batch(k, b) for k, b in batches)
-            return
-        # threads, not processes: slicing and torch ops release the GIL, and nothing is pickled between processes
-        with ThreadPoolExecutor(self.num_workers) as pool:
-            queue = deque()
-            try:
-                for k, b in batches:
-                    queue.append(pool.submit(self._batch, k, b))
-                    if len(queue) > 2 * self.num_workers: yield queue.popleft().result()
-                while queue: yield queue.popleft().result()
-            finally:
-                for f in queue: f.cancel()
+    def batch(self, positions):
+        "Images `(b, s, s, 3)`, labels, boxes (padding cut to this batch), ids and split indices at sorted `positions`."
+        k = self.keep[positions]                                             # sorted: sequential reads of the memmap
+        boxes = self.boxes[k]
+        slots = int((boxes != -1).any(-1).sum(1).max()) if len(k) else 0     # as many as this batch needs
+        boxes = boxes[:, :slots]
+        return torch.from_numpy(self.images[k]), self.labels[k], boxes, [self.ids[i] for i in k], k
 
 # %% ../nbs/10_data.ipynb #68a14a1b
 def crop_flip(images, boxes, crop, tops, lefts, flips):
@@ -545,31 +527,125 @@ def crop_flip(images, boxes, crop, tops, lefts, flips):
     )
     return out.permute(0, 3, 1, 2), torch.where(pad, boxes, b)
 
-def random_crop_flip(images, boxes, crop=224, flip=0.5, generator=None):
-    "`crop_flip` at random corners, each image mirrored with probability `flip`."
-    n, s = images.shape[0], images.shape[1]
+# %% ../nbs/10_data.ipynb #seedscd
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)                 # SplitMix64's increment, 2^64 / the golden ratio
+
+def _mix64(x):
+    "SplitMix64's finaliser on a `uint64` array: every bit of the result depends on every bit of `x`."
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+def sample_uniforms(seed, epoch, index, k=3):
+    "`(n, k)` numbers in [0, 1), each a function of `(seed, epoch, index[i], j)` only: no generator state to carry."
+    key = np.asarray(index, np.int64).astype(np.uint64)              # wraps negatives; (n,)
+    for part in (seed, epoch):
+        key = _mix64(key ^ _mix64(np.array([part % 2 ** 64], np.uint64) + _GOLDEN))
+    draws = _mix64(key[:, None] + _GOLDEN * np.arange(1, k + 1, dtype=np.uint64))   # (n, k)
+    return (draws >> np.uint64(11)).astype(np.float64) / 2.0 ** 53                  # the top 53 bits: a double
+
+def random_crop_flip(images, boxes, crop, flip, seed, epoch, index):
+    "`crop_flip` of `uint8` `(n, s, s, 3)` images at corners and flips drawn per sample from `(seed, epoch, index)`."
+    s = images.shape[1]
     if s < crop: raise ValueError(f"cannot crop {crop} px from {s} px images")
-    tops, lefts = torch.randint(0, s - crop + 1, (2, n), generator=generator)
-    return crop_flip(images, boxes, crop, tops, lefts, torch.rand(n, generator=generator) < flip)
+    u = torch.from_numpy(sample_uniforms(seed, epoch, index))                         # (n, 3)
+    tops, lefts = (u[:, :2] * (s - crop + 1)).long().T                                # uniform over 0 .. s - crop
+    return crop_flip(images, boxes, crop, tops, lefts, u[:, 2] < flip)
 
-# %% ../nbs/10_data.ipynb #pilldrcd
-class EpochSampler(Sampler):
-    "`epoch_indices` (the order `CacheLoader` uses) as a `Sampler`, skipping the first `skip` items of the epoch."
-    def __init__(self, n, seed=0, rank=0, world_size=1):
-        self.n, self.seed, self.rank, self.world_size, self.epoch, self.skip = n, seed, rank, world_size, 0, 0
-    def set_epoch(self, epoch, skip=0): self.epoch, self.skip = epoch, skip
+# %% ../nbs/10_data.ipynb #ordercd
+def epoch_seed(*key):
+    "A 32-bit seed derived from `key` (e.g. seed, epoch) by NumPy's `SeedSequence`."
+    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
+
+def shard_size(n, world_size=1, drop_last=False):
+    "How many of `n` items each of `world_size` ranks gets in an epoch."
+    return n // world_size if drop_last else -(-n // world_size)
+
+def epoch_indices(n, epoch=0, seed=0, shuffle=True, rank=0, world_size=1, drop_last=False):
+    """One rank's indices for one epoch: a permutation seeded by `(seed, epoch)` (the same on every rank), cut or padded
+    to a multiple of `world_size`, strided."""
+    order = (
+        torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
+        if shuffle
+        else torch.arange(n)
+    )
+    if drop_last: order = order[:n - n % world_size]
+    else: order = torch.cat([order, order[:(-n) % world_size]])         # as DistributedSampler: every rank gets as many
+    return order[rank::world_size]
+
+PIN_MEMORY = torch.cuda.is_available()     # page-locked batches: the copy to the GPU overlaps the step
+
+class Batch(NamedTuple):
+    "What every loader yields, whatever its source."
+    images: torch.Tensor    # uint8 (n, 3, h, w), channels_last
+    labels: torch.Tensor    # int64 (n,)
+    boxes: torch.Tensor     # float32 (n, k, 4) in the image's pixels, padded with rows of -1
+    ids: list               # n image paths, relative to the dataset's images/ folder
+
+# %% ../nbs/10_data.ipynb #pilsrccd
+class PILSource:
+    "`ImageCache.batch` without a cache: decodes and resizes the images of a `WSOLDataset` at every call."
+    def __init__(self, ds, size):
+        self.ds, self.size, self.truncate = ds, size, ds.split != 'train'   # evaluation boxes are truncated, as cached
+    def __len__(self): return len(self.ds)
+
+    def batch(self, positions):
+        "As `ImageCache.batch`; an image left out by `on_bad_image='skip'` is left out of the batch."
+        decoded = [(k, _decode(self.ds, self.size, k)) for k in positions]      # one file at a time: the decoder's loop
+        kept = [(k, im, wh) for k, (im, wh) in decoded if im is not None]
+        if not kept: return None
+        ks, images, sizes = zip(*kept)
+        i = self.ds.indices[list(ks)]
+        check_boxes_fit(self.ds.meta, i, sizes)
+        boxes = gather_boxes(self.ds.meta, i, sizes, self.size, self.truncate).astype(np.float32)
+        return (torch.from_numpy(np.stack(images)), torch.from_numpy(self.ds.meta.labels[i]),
+                torch.from_numpy(boxes), [self.ds.meta.paths[j] for j in i], np.asarray(ks))
+
+# %% ../nbs/10_data.ipynb #loadbtcd
+def load_batch(source, positions, crop=None, flip=0.5, seed=0, epoch=0):
+    """The `Batch` of `source` at `positions` (read sorted: sequential reads), cropped and flipped per sample when
+    `crop` is set, else viewed as NCHW; `None` when every image of it was skipped."""
+    got = source.batch(np.sort(positions))
+    if got is None: return None
+    images, labels, boxes, ids, index = got
+    if crop is not None: images, boxes = random_crop_flip(images, boxes, crop, flip, seed, epoch, index)
+    else: images = images.permute(0, 3, 1, 2)                            # (n, 3, s, s), channels_last: a view
+    if PIN_MEMORY: images = images.pin_memory()
+    return Batch(images, labels, boxes, ids)
+
+# %% ../nbs/10_data.ipynb #loadercd
+class EpochLoader:
+    """`Batch`es of a source (an `ImageCache`, or a `PILSource` decoding every time) for one rank: each epoch's order
+    follows from `(seed, epoch)`, each image's crop and flip from `(seed, epoch, index)`. Nothing is drawn from a
+    global generator, so the batches do not depend on the source, the number of workers, or what else ran."""
+    def __init__(self, source, batch_size, shuffle=False, drop_last=False, num_workers=2, seed=0, crop=None, flip=0.5,
+                 rank=0, world_size=1):
+        if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0: raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world_size {world_size})")
+        if crop is not None and crop > source.size:
+            raise ValueError(f"cannot crop {crop} px from the source's {source.size} px images")
+        self.source, self.batch_size, self.shuffle, self.drop_last = source, batch_size, shuffle, drop_last
+        self.num_workers, self.seed, self.crop, self.flip = num_workers, seed, crop, flip
+        self.rank, self.world_size, self.epoch, self.skip = rank, world_size, 0, 0
+
+    def set_epoch(self, epoch, skip=0):
+        "Use `epoch`'s order and crops, starting after its first `skip` batches (to resume a run part-way)."
+        self.epoch, self.skip = epoch, skip
+
+    def indices(self):
+        "This rank's positions for the current epoch (`epoch_indices`)."
+        return epoch_indices(
+            len(self.source), self.epoch, self.seed, self.shuffle, self.rank, self.world_size, self.drop_last
+        )
+
+    def __len__(self):
+        m = shard_size(len(self.source), self.world_size, self.drop_last)
+        return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
+
     def __iter__(self):
-        order = epoch_indices(self.n, self.epoch, self.seed, True, self.rank, self.world_size)
-        return iter(order[self.skip:].tolist())
-    def __len__(self): return shard_size(self.n, self.world_size) - self.skip
-
-class PILTrainLoader:
-    """`CacheLoader`'s interface over `WSOLDataset` + `DataLoader`: `set_epoch(epoch, skip)`, batches
-    `(images, labels, boxes, ids)`."""
-    def __init__(self, ds, batch_size, workers, seed, rank, world_size):
-        self.sampler, self.batch_size = EpochSampler(len(ds), seed, rank, world_size), batch_size
-        self.dl = DataLoader(ds, batch_size, sampler=self.sampler, num_workers=workers, collate_fn=collate_items,
-                             drop_last=True, persistent_workers=workers > 0, pin_memory=PIN_MEMORY)
-    def set_epoch(self, epoch, skip=0): self.sampler.set_epoch(epoch, skip * self.batch_size)
-    def __len__(self): return (len(self.sampler) + self.sampler.skip) // self.batch_size
-    def __iter__(self): return iter(self.dl)
+        idx = self.indices().numpy()
+        batches = [idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size)][:len(self)][self.skip:]
+        load = lambda b: load_batch(self.source, b, self.crop, self.flip, self.seed, self.epoch)
+        return (b for b in prefetch(load, batches, self.num_workers) if b is not None)

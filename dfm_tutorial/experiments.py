@@ -6,19 +6,19 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/experiments.html.md"""
 
 # %% auto #0
 __all__ = ['METRICS', 'COMPARED', 'SMOKE_TOY', 'SMOKE_TRAIN', 'mean_std', 'format_interval', 'results_table', 'run_folder',
-           'paired_intervals', 'reference_results', 'save_cam_gallery', 'same_config', 'run_grid', 'demo', 'smoke_mode',
+           'paired_intervals', 'reference_results', 'save_cam_gallery', 'run_grid', 'demo', 'smoke_mode',
            'use_smoke_run', 'DemoCommand']
 
 # %% ../nbs/17_experiments.ipynb #7658d332
-import json, os, time
+import os, time
 from pathlib import Path
 import numpy as np
 from .cli import make_config, toml_value
 from .metrics import (PAPER_CAM_THRESHOLD, BoxEvaluator, MaskEvaluator, center_gaussian_maps, load_records,
                                   paired_bootstrap)
 from .models import METHODS
-from .train import (RECORDS, as_nchw, changed_settings, eval_loader, load_checkpoint, mask_reader,
-                                model_from_checkpoint, model_inputs, train)
+from .train import (RECORDS, changed_settings, eval_loader, finished_result, load_checkpoint, mask_reader,
+                                model_from_checkpoint, model_inputs, saved_config, train)
 
 # %% ../nbs/17_experiments.ipynb #49c5e2c2
 METRICS = (('top1_cls', 'Top-1 Clas'), ('top1_loc', 'Top-1 Loc'), ('gt_known_loc', 'GT-known Loc'),
@@ -67,7 +67,7 @@ def reference_results(cfg):
     """The center baseline (a centred Gaussian as every CAM) and, where there are masks, the oracle (the mask as the
     CAM)."""
     loader = eval_loader(cfg)
-    masks = mask_reader(cfg, loader)
+    masks = mask_reader(cfg)
     evaluators = {'center baseline': (BoxEvaluator(), MaskEvaluator())}
     if masks is not None: evaluators['oracle (mask)'] = (BoxEvaluator(), MaskEvaluator())
     for images, _, boxes, ids in loader:
@@ -90,7 +90,7 @@ def save_cam_gallery(checkpoints, path, n=6):
     for row, (name, ck) in enumerate(checkpoints.items()):
         model, cfg = model_from_checkpoint(load_checkpoint(ck))
         images, labels, boxes, *_ = next(iter(eval_loader(cfg)))
-        images = as_nchw(images[:n])
+        images = images[:n]
         _, cams = model.eval().cams(model_inputs(model, images), labels[:n])
         for j in range(n):
             ax = show_map(images[j], ax=axs[row, j], title=name if j == 0 else None)
@@ -103,18 +103,10 @@ def save_cam_gallery(checkpoints, path, n=6):
     plt.close(fig)
     return Path(path)
 
-def same_config(run, cfg):
-    """Whether `run/config.json` holds `cfg`, apart from the `RUNTIME` settings and where the run and its caches are
-    kept."""
-    saved = Path(run) / 'config.json'
-    if not saved.exists(): return False
-    try: return not changed_settings(json.loads(saved.read_text()), cfg)    # fields added since take their defaults
-    except ValueError: return False                                        # a field this version does not know
-
-def run_grid(runs, out, seeds=(0,), progress=True, **common):
+def run_grid(runs, out, seeds=(0,), progress=True, overwrite=False, **common):
     """Train each of `runs` (`{label: overrides}`; a `config` key picks the config file, default 'toy') for each seed in
-    `out/<label>_seed<s>`. A finished run of the same config is read back, an interrupted one resumed. Returns
-    `{label: [result per seed]}`."""
+    `out/<label>_seed<s>`. A finished run of the same config is read back, an interrupted one resumed; a run of another
+    config is refused unless `overwrite`. Returns `{label: [result per seed]}`."""
     results = {label: [] for label in runs}
     for seed in seeds:
         for label, over in runs.items():
@@ -127,17 +119,18 @@ def run_grid(runs, out, seeds=(0,), progress=True, **common):
                 ],
             )
             cfg.data = str(Path(cfg.data).resolve())      # one dataset, whichever folder the grid is started from
-            same = same_config(run, cfg)
-            if same and (run / 'final.json').exists():
-                results[label].append(json.loads((run / 'final.json').read_text())['result'])
+            if (done := finished_result(run, cfg)) is not None:
+                results[label].append(done)
                 continue
-            cfg.resume = same and (run / 'last.pt').exists()
-            cfg.overwrite = not same                   # a run of an older grid (another config) is trained again
-            results[label].append(train(cfg))
+            cfg.overwrite = overwrite
+            saved = saved_config(run)
+            cfg.resume = not overwrite and saved is not None and not changed_settings(saved, cfg)   # interrupted
+            results[label].append(train(cfg))               # refuses a run of another config, naming what differs
     return results
 
 # %% ../nbs/17_experiments.ipynb #democode
-def demo(out='out/demo', data='data/toy', methods=None, seeds=(0,), progress=True, gallery=True, **overrides):
+def demo(out='out/demo', data='data/toy', methods=None, seeds=(0,), progress=True, gallery=True, overwrite=False,
+         **overrides):
     """Train each method on the toy set (generated if missing) for each seed; print the table with each method's paired
     interval against CAM and the reference rows; write `out/demo_cams.png` if `gallery`. Returns `{method: [results]}`.
     `methods`: names in `METHODS` (default: every registered one)."""
@@ -152,7 +145,7 @@ def demo(out='out/demo', data='data/toy', methods=None, seeds=(0,), progress=Tru
         raise NotADirectoryError(f"out={out} is a file: choose a folder for the runs")
     make_toy_dataset(data, progress=progress)
     t0 = time.perf_counter()
-    results = run_grid({m: {'method': m} for m in methods}, out, seeds, progress, **common)
+    results = run_grid({m: {'method': m} for m in methods}, out, seeds, progress, overwrite, **common)
     ref_cfg = make_config('toy', [f'{k}={toml_value(v)}' for k, v in {**common, 'progress': False}.items()])
     refs = reference_results(ref_cfg)
     print(results_table({**results, **refs}, paired_intervals(out, methods, seeds)))
@@ -201,6 +194,8 @@ class DemoCommand:
         p.add_argument('--seeds', type=int, nargs='+', default=[0])
         p.add_argument('--epochs', type=int, default=8)
         p.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+        p.add_argument('--overwrite', action='store_true', help='retrain runs in --out made with other settings')
 
     @staticmethod
-    def run(args): return demo(args.out, args.data, args.methods, seeds=args.seeds, epochs=args.epochs)
+    def run(args):
+        return demo(args.out, args.data, args.methods, seeds=args.seeds, epochs=args.epochs, overwrite=args.overwrite)

@@ -24,6 +24,31 @@ def _describe_thresholds(th):
         return {'start': float(th[0]), 'step': float(np.round(step[0], 12)), 'count': int(len(th))}
     return {'values': [float(t) for t in th]}
 
+def _check_ious(iou_thresholds):
+    "IoU thresholds δ as distinct whole percentages in (0, 100]: a fraction such as 0.5 is refused, not read as 0 %."
+    if isinstance(iou_thresholds, str) or not np.iterable(iou_thresholds):
+        raise ValueError(f"iou_thresholds must be a list of percentages such as (30, 50, 70), got {iou_thresholds!r}")
+    ious = [check_range('iou_thresholds', d, 0, 100, low_open=True) for d in iou_thresholds]
+    if not ious: raise ValueError("iou_thresholds must not be empty")
+    frac = next((d for d in ious if d != int(d)), None)
+    if frac is not None:
+        hint = f" (IoU {frac} is {frac * 100:g})" if frac < 1 else ""
+        raise ValueError(
+            f"iou_thresholds are percentages in (0, 100], whole numbers such as 30, 50, 70; got {frac}{hint}"
+        )
+    if len(set(ious)) < len(ious): raise ValueError(f"iou_thresholds must be distinct, got {list(ious)}")
+    return [int(d) for d in ious]
+
+def _check_whole(name, value, low):
+    "`value` as an int >= `low`, or a `ValueError` naming `name`: 2.5 is refused, not truncated."
+    if check_range(name, value, low) != int(value): raise ValueError(f"{name} must be a whole number, got {value}")
+    return int(value)
+
+def _check_flag(name, value):
+    "`value` as a bool, or a `ValueError` naming `name`: the string 'False' would otherwise count as true."
+    if not isinstance(value, (bool, np.bool_)): raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
 class BoxEvaluator:
     """Accumulate box metrics over batches: Top-1/Top-5/GT-known Loc at a fixed threshold, MaxBoxAcc (V1) and
     MaxBoxAccV2."""
@@ -36,11 +61,11 @@ class BoxEvaluator:
                  topk:int=5,                       # k of Top-k Loc
                  per_image:bool=False):           # also keep each image's hits, for `box_scores` and `paired_bootstrap`
         self.thresholds = check_thresholds(cam_thresholds)
-        self.ious = [int(check_range('iou_thresholds', d, 0, 100, low_open=True)) for d in iou_thresholds]
-        if not self.ious: raise ValueError("iou_thresholds must not be empty")
+        self.ious = _check_ious(iou_thresholds)
         self.fixed = check_range('fixed_threshold', fixed_threshold, 0, 1, high_open=True)
-        self.v1, self.cam_class = max_box_acc_v1, check_choice('cam_class', cam_class, ('gt', 'top1'))
-        self.topk, self.per_image = int(check_range('topk', topk, 1)), per_image
+        self.v1 = _check_flag('max_box_acc_v1', max_box_acc_v1)
+        self.cam_class = check_choice('cam_class', cam_class, ('gt', 'top1'))
+        self.topk, self.per_image = _check_whole('topk', topk, 1), _check_flag('per_image', per_image)
         self.reset()
 
     def reset(self):
@@ -60,6 +85,8 @@ class BoxEvaluator:
         if labels is not None:
             labels, logits = as_numpy(labels), as_numpy(logits)
             if labels.shape != (n,): raise ValueError(f"labels must be ({n},) for {n} cams, got shape {labels.shape}")
+            if not np.issubdtype(labels.dtype, np.integer):                  # 1.0 would never equal a class index
+                raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
             if logits.ndim != 2 or len(logits) != n:
                 raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
             if not np.isfinite(logits).all():                           # argmax of NaN would call every image right
@@ -159,10 +186,20 @@ def best_cam_thresholds(maps, gt_boxes, iou_thresholds=(30, 50, 70), multi=True,
     return {int(d): t for d, t in res['best_cam_threshold_v2'].items()}
 
 # %% ../nbs/08_metrics.ipynb #bdff824c
+def _binary(x, name, shape):
+    "`x` as a boolean array of `shape`, or a `ValueError` naming `name`: only booleans or 0 / 1, a 0.3 is not 'on'."
+    x = as_numpy(x)
+    if x.shape != shape: raise ValueError(f"{name} must have the cams' shape {shape}, got {x.shape}")
+    if x.dtype != np.bool_ and not ((x == 0) | (x == 1)).all():
+        raise ValueError(f"{name} must be boolean (or 0 and 1), got values in [{x.min()}, {x.max()}]: threshold first")
+    return x.astype(bool)
+
 class MaskEvaluator:
     "Accumulate PxAP (pixel average precision) over batches of CAMs and masks, wsolevaluation's binning."
     def __init__(self, cam_thresholds:np.ndarray=WSOL_THRESHOLDS):   # thresholds for PxAP: t in [0, 1)
         self.thresholds = check_thresholds(cam_thresholds)
+        if (np.diff(self.thresholds) <= 0).any():
+            raise ValueError("cam_thresholds must increase, each once: they are PxAP's histogram bin edges")
         self.edges = np.append(self.thresholds, [1.0, 2.0, 3.0])        # right edges: [1, 2) and [2, 3] close the list
         self.reset()
 
@@ -174,16 +211,9 @@ class MaskEvaluator:
         "Add a batch: CAMs `(n, h, w)` in [0, 1], boolean masks `(n, h, w)`, optional ignore regions `(n, h, w)`."
         cams = check_maps(cams, 'cams')
         if cams.ndim == 2: cams = cams[None]
-        masks = as_numpy(masks)
-        if masks.shape != cams.shape:
-            raise ValueError(f"masks must have the cams' shape {cams.shape}, got {masks.shape}")
-        masks = masks.astype(bool)
+        masks = _binary(masks, 'masks', cams.shape)
         keep = np.ones_like(masks)
-        if ignore is not None:
-            ignore = as_numpy(ignore)
-            if ignore.shape != cams.shape:
-                raise ValueError(f"ignore must have the cams' shape {cams.shape}, got {ignore.shape}")
-            keep = ~(ignore.astype(bool) & ~masks)                          # mask pixels always count
+        if ignore is not None: keep = ~(_binary(ignore, 'ignore', cams.shape) & ~masks)   # mask pixels always count
         self.hist_pos += np.histogram(cams[masks & keep], bins=self.edges)[0]
         self.hist_neg += np.histogram(cams[~masks & keep], bins=self.edges)[0]
         return self

@@ -265,7 +265,8 @@ def _backbone(arch, weights, large_feature_map, toy_width, toy_stride):
         return vgg16_features(weights), 1024, conv6, ('head', 'fc')
     if arch == 'mobilenetv1':
         return mobilenetv1_features(weights, large_feature_map), 1024, None, ('fc',)
-    if weights is not None: raise ValueError("the toy backbone has no pretrained weights: use weights=None")
+    if weights is not None:
+        raise ValueError('the toy backbone has no pretrained weights: leave weights empty (weights="")')
     return toy_features(toy_width, toy_stride), 4 * toy_width, None, ('features', 'fc')
 
 def create_wsol_model(arch, method='cam', num_classes=200, weights=None, positions=None, large_feature_map=False,

@@ -132,3 +132,21 @@ def test_scoring_leaves_torch_threads_as_they_were():
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'NUMBA_NUM_THREADS': '2'}
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, check=True)
     assert p.stdout.split() == ['1', '1'], p.stdout + p.stderr
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.uint8])
+@pytest.mark.parametrize('multi', [False, True])
+def test_maps_to_boxes_of_no_maps_is_empty(dtype, multi):
+    "Zero maps (issue 28, U5): no boxes, as (0, 4) or an empty list, whatever the map size or dtype."
+    from dfm_tutorial.boxes import maps_to_boxes
+    out = maps_to_boxes(np.zeros((0, 8, 8), dtype), 0.5, multi=multi)
+    assert (out == []) if multi else (out.shape == (0, 4) and out.dtype == np.int64)
+
+
+@pytest.mark.parametrize('shape', [(1, 0, 8), (2, 8, 0), (0, 0), (8,), (1, 1, 2, 2)])
+@pytest.mark.parametrize('dtype', [np.float32, np.uint8])
+def test_maps_to_boxes_refuses_empty_sides_in_one_line(shape, dtype):
+    "A map with an empty side (issue 28, U4) stops with the shape, on the uint8 path too (it skipped check_maps)."
+    from dfm_tutorial.boxes import maps_to_boxes
+    with pytest.raises(ValueError) as e: maps_to_boxes(np.zeros(shape, dtype), 0.5)
+    assert str(e.value) == f"maps must be one map (h, w) or a batch (n, h, w) with h, w >= 1, got shape {shape}"

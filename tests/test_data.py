@@ -139,8 +139,11 @@ def test_cache_skips_bad_images(cub, tmp_path):
         build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
     cache = ImageCache(build_cache(cub, 'test', tmp_path / 'c2', num_workers=0, progress=False, on_bad_image='skip'))
     assert cache.meta['skipped'] == [2] and len(cache) == 5
-    images, labels, boxes, pos = cache[np.arange(5)]
-    assert 2 not in pos.tolist()
+    images, labels, boxes, ids, index = cache.batch(np.arange(5))
+    assert 2 not in index.tolist() and len(ids) == 5
+    pil = data.PILSource(WSOLDataset(cub, 'test', transform=None, on_bad_image='skip'), 224)
+    for a, b in zip(pil.batch(np.arange(6)), cache.batch(np.arange(5))):       # PIL leaves the bad image out too
+        assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_interrupted_cache_build_resumes(cub, tmp_path, monkeypatch):
@@ -162,32 +165,27 @@ def test_interrupted_cache_build_resumes(cub, tmp_path, monkeypatch):
     monkeypatch.setattr(data, 'load_rgb', real)
     fresh = ImageCache(build_cache(cub, 'train', tmp_path / 'fresh', num_workers=0, progress=False))
     resumed = ImageCache(tmp_path / 'c')
-    for a, b in zip(resumed[np.arange(18)], fresh[np.arange(18)]): assert torch.equal(a, b)
+    for a, b in zip(resumed.batch(np.arange(18)), fresh.batch(np.arange(18))):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_cache_loader_with_workers(cub, tmp_path):
+def test_epoch_loader_with_workers(cub, tmp_path):
     cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', num_workers=2, progress=False))
-    loader = data.CacheLoader(cache, 5, shuffle=True, num_workers=2, crop=200)
-    seen = torch.cat([pos for _, _, _, pos in loader])
-    assert sorted(seen.tolist()) == list(range(18)) and len(loader) == 4
+    loader = data.EpochLoader(cache, 5, shuffle=True, num_workers=2, crop=200)
+    seen = sum((b.ids for b in loader), [])
+    assert sorted(seen) == sorted(cache.ids) and len(loader) == 4
     loader.set_epoch(1)
-    assert not torch.equal(torch.cat([p for *_, p in loader]), seen)           # a new order each epoch
+    assert sum((b.ids for b in loader), []) != seen                          # a new order each epoch
     # a generator left part-way: the pool shuts down
     next(iter(loader))
     # 18 images, 4 ranks, drop_last: 4 each, one full batch of 3
     for r in (0, 1):
-        assert (
-            len(
-                torch.cat(
-                    [p for *_, p in data.CacheLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)]
-                )
-            )
-            == 3
-        )
+        shard = data.EpochLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)
+        assert sum(len(b.ids) for b in shard) == 3
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        data.CacheLoader(cache, 0)
+        data.EpochLoader(cache, 0)
     with pytest.raises(ValueError, match="num_workers must be >= 0, got -1"):
-        data.CacheLoader(cache, 4, num_workers=-1)
+        data.EpochLoader(cache, 4, num_workers=-1)
 
 
 def test_sixteen_bit_png_keeps_its_gray_levels(tmp_path):
@@ -247,3 +245,79 @@ def test_metadata_that_is_not_utf8_names_the_line(cub):
     with open(cub / 'images.txt', 'ab') as f: f.write('99 001.Crimson/Gro\u00df.jpg\n'.encode('latin-1'))
     with pytest.raises(MetadataError, match=r"images.txt:25: not UTF-8 text"):
         read_cub_metadata(cub)
+
+
+@pytest.mark.parametrize('line, says', [
+    ('25 001.Crimson/Crimson_0000.jpg', "images.txt:25: 001.Crimson/Crimson_0000.jpg is listed again (line 1)"),
+    ('25 001.Crimson/./Crimson_0006.jpg', "images.txt:25: 001.Crimson/./Crimson_0006.jpg is listed again (line 7)"),
+])
+def test_one_file_under_two_ids_is_refused(cub, line, says):
+    "S16/S17: a file listed twice (a test id pointing at a training image, for one) would be trained on and scored."
+    with open(cub / 'images.txt', 'a') as f: f.write(line + '\n')
+    with pytest.raises(MetadataError, match=says.replace('.', r'\.').replace('(', r'\(').replace(')', r'\)')):
+        read_cub_metadata(cub)
+
+
+def cache_of(cub, tmp_path, split='test', **kw):
+    ds = WSOLDataset(cub, split, transform=None, **kw)
+    return data.cache_folder(tmp_path / 'caches', ds, 64)
+
+
+def test_a_changed_source_gets_a_cache_of_its_own(cub, tmp_path):
+    "S3/S4/S5: redrawn images, a corrected box, another on_bad_image each lead to another cache folder."
+    first = cache_of(cub, tmp_path)
+    assert cache_of(cub, tmp_path) == first                                  # nothing changed: the same cache
+    assert cache_of(cub, tmp_path, on_bad_image='skip') != first
+    edit(cub / 'bounding_boxes.txt', 7, '7 1.0 2.0 30.0 10.0')               # a box corrected
+    boxed = cache_of(cub, tmp_path)
+    assert boxed != first
+    image = cub / 'images' / read_cub_metadata(cub).paths[6]
+    Image.new('RGB', (64, 64), 'white').save(image)                          # the set redrawn in place
+    assert cache_of(cub, tmp_path) not in (first, boxed)
+
+
+def test_a_cache_of_another_identity_is_refused_by_name(cub, tmp_path):
+    "U1/S5: building into a folder that holds a cache of other settings names the settings."
+    build_cache(cub, 'train', tmp_path / 'c', size=64, num_workers=0, progress=False, on_bad_image='skip')
+    with pytest.raises(FileExistsError, match=r"its val_per_class 5 \(here 3\), on_bad_image 'skip' \(here 'raise'\)"):
+        build_cache(cub, 'train', tmp_path / 'c', size=64, num_workers=0, progress=False, val_per_class=3)
+
+
+def test_a_damaged_cache_names_its_file(cub, tmp_path):
+    "U6/U7: a truncated images.npy or meta.json after the cache was finished: one line naming the file."
+    path = build_cache(cub, 'test', tmp_path / 'c', size=64, num_workers=0, progress=False)
+    data_bytes = (path / 'images.npy').read_bytes()
+    (path / 'images.npy').write_bytes(data_bytes[: len(data_bytes) // 2])
+    with pytest.raises(ValueError, match=f"{path / 'images.npy'} is damaged .*: delete {path} and the cache is built"):
+        ImageCache(path)
+    (path / 'images.npy').write_bytes(data_bytes)
+    meta = (path / 'meta.json').read_text()
+    (path / 'meta.json').write_text(meta[:40])
+    with pytest.raises(ValueError, match=f"{path / 'meta.json'} is damaged"): ImageCache(path)
+    with pytest.raises(ValueError, match=f"{path / 'meta.json'} is damaged"):
+        build_cache(cub, 'test', path, size=64, num_workers=0, progress=False)
+
+
+def test_two_builders_of_one_cache_take_turns(cub, tmp_path):
+    "D6 (caches): two threads build one cache at once; the lock makes the second wait and find it finished."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: build_cache(cub, 'train', tmp_path / 'c', size=64, num_workers=0,
+                                                   progress=False), range(2)))
+    assert done == [tmp_path / 'c'] * 2
+    fresh = ImageCache(build_cache(cub, 'train', tmp_path / 'fresh', size=64, num_workers=0, progress=False))
+    assert np.array_equal(ImageCache(tmp_path / 'c').images, fresh.images)
+
+
+def test_pil_and_cache_sources_give_the_same_epochs(cub, tmp_path):
+    "The one loader: the same batches from PIL (threads) and from the cache (no threads), a resumed epoch included."
+    cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', size=72, num_workers=0, progress=False))
+    pil = data.PILSource(WSOLDataset(cub, 'train', transform=None), 72)
+    loaders = [data.EpochLoader(src, 4, shuffle=True, drop_last=True, num_workers=w, seed=5, crop=64)
+               for src, w in ((cache, 0), (pil, 2))]
+    for epoch, skip in ((0, 0), (3, 2)):
+        for loader in loaders: loader.set_epoch(epoch, skip)
+        a, b = (list(loader) for loader in loaders)
+        assert len(a) == len(b) == 4 - skip
+        for x, y in zip(a, b):
+            for u, v in zip(x, y): assert (u == v) if isinstance(u, list) else torch.equal(u, v)

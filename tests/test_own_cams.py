@@ -155,3 +155,87 @@ def test_bad_folders_stop_with_one_line(tmp_path):
 def test_help_lists_the_plugin_command(capsys):
     with pytest.raises(SystemExit): main(['--help'])
     assert 'evaluate-cams' in capsys.readouterr().out
+
+
+def small_folder(root, sizes=True):
+    "Two 64 × 64 images with one box each, score maps for them; `sizes=False` leaves image_sizes.txt out."
+    ids = ['a/0.jpg', 'a/1.jpg']
+    folder = root / 'metadata' / 'test'
+    write_lines(folder / 'image_ids.txt', [[i] for i in ids])
+    write_lines(folder / 'class_labels.txt', [(i, 0) for i in ids])
+    write_lines(folder / 'localization.txt', [(ids[0], 4, 4, 40, 40), (ids[1], 0, 0, 64, 64)])   # x1 = w: the slack
+    if sizes: write_lines(folder / 'image_sizes.txt', [(i, 64, 64) for i in ids])
+    save_maps(root / 'maps', ids, random_cams(2, size=224, seed=0).numpy().astype(np.float64))
+    return folder, ids
+
+
+def test_a_box_outside_its_image_is_refused(tmp_path):
+    "Issue 28, S13: a 10,10,5000,5000 box on a 64² image was scored; the size comes from image_sizes.txt or the image."
+    folder, ids = small_folder(tmp_path)
+    assert evaluate_cams('--metadata', folder, '--cams', tmp_path / 'maps')['n_images'] == 2   # within BOX_SLACK
+    write_lines(folder / 'localization.txt', [(ids[0], 10, 10, 5000, 5000), (ids[1], 0, 0, 64, 64)])
+    said = cli_error('--metadata', folder, '--cams', tmp_path / 'maps')
+    assert said == (f"dfm-tutorial evaluate-cams: {folder / 'localization.txt'}: a box (10, 10, 5000, 5000) lies "
+                    f"outside its 64 × 64 image: {folder / ids[0]} (image_ids.txt line 1); its size is from "
+                    f"{folder / 'image_sizes.txt'}")
+    (folder / 'image_sizes.txt').unlink()
+    for image_id in ids:
+        (tmp_path / 'images' / image_id).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / 'images' / image_id), np.zeros((64, 64, 3), np.uint8))
+    said = cli_error('--metadata', folder, '--cams', tmp_path / 'maps', '--images', tmp_path / 'images')
+    assert said.endswith(f"lies outside its 64 × 64 image: {tmp_path / 'images' / ids[0]} (image_ids.txt line 1); "
+                         "its size is from the image file")
+
+
+def test_image_sizes_need_image_sizes_txt_or_images(tmp_path):
+    "Issue 28, U3: without both, '[Errno 2] ... meta/test/<id>'; now one line naming what is missing."
+    folder, ids = small_folder(tmp_path, sizes=False)
+    assert cli_error('--metadata', folder, '--cams', tmp_path / 'maps') == (
+        f"dfm-tutorial evaluate-cams: {folder / 'image_sizes.txt'} is missing (or empty) and no images folder was "
+        "given: the image sizes come from image_sizes.txt or from the images folder given with --images (images=)")
+    (tmp_path / 'images').mkdir()
+    said = cli_error('--metadata', folder, '--cams', tmp_path / 'maps', '--images', tmp_path / 'images')
+    assert said == (f"dfm-tutorial evaluate-cams: cannot read the size of {tmp_path / 'images' / ids[0]} "
+                    "(image_ids.txt line 1): No such file or directory; the metadata lists no image sizes "
+                    "(image_sizes.txt), so they come from the image files")
+
+
+def npy_header(shape, descr='<f8', fortran=False):
+    "A bare .npy header: what a file that lies about its contents starts with."
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {'descr': descr, 'fortran_order': fortran, 'shape': shape})
+    return out.getvalue()
+
+
+BAD_NPY = {   # issue 28: T1 (EOFError), U2 ('pickled data'), T2 (a 149 GiB allocation), and their relatives
+    'empty': (b'', " is empty (0 bytes), not a numpy score map (.npy)"),
+    'text': (b'0.1 0.2\n0.3 0.4\n', " is not a numpy score map (.npy): the magic string is not correct"),
+    'huge': (npy_header((200000, 200000), '<f4'), ": a 200000 × 200000 score map is larger than 16384 pixels a side"),
+    'short': (npy_header((224, 224)) + bytes(100), ": the header says 224 × 224 float64 (401,408 bytes of data), "
+                                                   "the file holds 100"),
+    'pickle': (npy_header((2,), '|O') + b'\x80\x04N.', ": a score map must be a 2-D float array, got object of shape "
+                                                      "(2,)"),
+    'ints': (npy_header((2, 2), '<i8') + bytes(32), ": a score map must be a 2-D float array, got int64 of shape"),
+    'v3': (b'\x93NUMPY\x03\x00' + bytes(8), " is not a numpy score map (.npy): format version (3, 0) is not 1.0 or "
+                                            "2.0"),
+}
+
+
+@pytest.mark.parametrize('kind', list(BAD_NPY))
+def test_bad_npy_files_stop_in_one_line_naming_the_file(tmp_path, kind):
+    folder, ids = small_folder(tmp_path)
+    data, said = BAD_NPY[kind]
+    path = score_map_path(tmp_path / 'maps', ids[1])
+    path.write_bytes(data)
+    line = cli_error('--metadata', folder, '--cams', tmp_path / 'maps')
+    assert line.startswith(f"dfm-tutorial evaluate-cams: {path}{said}") and '\n' not in line
+
+
+def test_npy_maps_in_any_layout_read_as_numpy_reads_them(tmp_path):
+    "Fortran order, big-endian and half precision: the header parser reads what np.load reads."
+    from dfm_tutorial.own_cams import read_npy_map
+    a = random_cams(1, size=30, seed=2).numpy()[0][:, :20].astype(np.float64)
+    for name, m in {'fortran': np.asfortranarray(a), 'big': a.astype('>f8'), 'half': a.astype(np.float16)}.items():
+        np.save(tmp_path / f'{name}.npy', m)
+        got = read_npy_map(tmp_path / f'{name}.npy')
+        assert got.dtype.isnative and np.array_equal(got, np.load(tmp_path / f'{name}.npy')), name
