@@ -122,10 +122,13 @@ def run_grid(runs, out, seeds=(0,), progress=True, overwrite=False, **common):
             if (done := finished_result(run, cfg)) is not None:
                 results[label].append(done)
                 continue
-            cfg.overwrite = overwrite
             saved = saved_config(run)
-            cfg.resume = not overwrite and saved is not None and not changed_settings(saved, cfg)   # interrupted
-            results[label].append(train(cfg))               # refuses a run of another config, naming what differs
+            changed = changed_settings(saved, cfg) if saved is not None else []
+            if changed and not overwrite:
+                raise FileExistsError(f"{run} holds a run of another config ({', '.join(changed)} differ): choose "
+                                      "another out, or overwrite=True (--overwrite for dfm-tutorial demo) to retrain it")
+            cfg.overwrite, cfg.resume = overwrite, not overwrite and saved is not None        # resume: interrupted
+            results[label].append(train(cfg))
     return results
 
 # %% ../nbs/17_experiments.ipynb #democode

@@ -9,18 +9,19 @@ __all__ = ['ROW_LABELS', 'PARAMS', 'load_split', 'LiveFigure', 'layer_features',
            'model_cams', 'CAMExplorer']
 
 # %% ../nbs/40_explorer.ipynb #235847b1
-import base64, io
+import base64, io, math, numbers
 import numpy as np
 import torch
 import ipywidgets as widgets
+from traitlets import validate
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 from torch.utils.data import DataLoader
 from .attention import check_feature_map
-from .core import check_range
-from .boxes import box_iou, box_ious, cam_box, check_maps, check_thresholds, stack_boxes
+from .core import check_choice, check_range
+from .boxes import box_iou, box_ious, cam_region, check_maps, check_thresholds, stack_boxes
 from .data import WSOLDataset, collate_items, eval_transform, normalize_batch
 from .dfm import ABLATIONS, DFM
 from .metrics import PAPER_CAM_THRESHOLD
@@ -127,6 +128,33 @@ def _fused_titles(row):
             'own': (rf'$\mu {pm} + \nu P_E$', r'$\mu C_M + \nu C_E$'),
             'cross': (rf'$P_{{ME}} = \mu {pm} + \nu C_E$', r'$C_{ME} = \mu C_M + \nu P_E$')}[mode]
 
+def _range_error(name, slider, value):
+    "The one-line error for a `value` the control `name`, a slider, cannot take."
+    kind = 'an integer' if isinstance(slider, widgets.IntSlider) else 'a number'
+    return ValueError(f"{name} must be {kind} in [{slider.min:g}, {slider.max:g}], got {value!r}")
+
+def _check_control(name, control, value):
+    """`value` if the explorer control `name` takes it as it is; else a `ValueError` naming what it takes (the widget
+    itself would clamp a number, cut a float to an int, or keep NaN)."""
+    if hasattr(control, 'options'):                                   # a Dropdown or ToggleButtons: values or pairs
+        return check_choice(name, value, [o[1] if isinstance(o, tuple) else o for o in control.options])
+    integer = isinstance(control, widgets.IntSlider)
+    number = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if number and math.isfinite(value) and control.min <= value <= control.max: return value
+    raise _range_error(name, control, value)
+
+class _Slider(widgets.FloatSlider):
+    "A `FloatSlider` for the control `name` that refuses NaN and infinities: the stock one keeps NaN, and redraws fail."
+    def __init__(self, name, value, **kwargs):
+        self.name = name                                              # before the value is validated
+        super().__init__(value, **kwargs)
+
+    @validate('value')
+    def _validate_value(self, proposal):
+        value = proposal['value']
+        if math.isfinite(value): return super()._validate_value(proposal)   # clamped into [min, max], as by any slider
+        raise _range_error(self.name, self, value)
+
 class _Explorer:
     """Named `controls`, moved by a reader or by `set`; every move calls `update`, which redraws the `LiveFigure` in
     place."""
@@ -138,7 +166,12 @@ class _Explorer:
     def values(self) -> dict: return {k: c.value for k, c in self.controls.items()}
 
     def set(self, **values):
-        "Move controls from code, as a reader would (each move redraws); returns `self` for display."
+        """Move controls from code, as a reader would (each move redraws); every value is checked before any control
+        moves. Returns `self` for display."""
+        for k, v in values.items():
+            if k not in self.controls:
+                raise ValueError(f"no control {k!r}: the controls are {', '.join(self.controls)}")
+            _check_control(k, self.controls[k], v)
         for k, v in values.items(): self.controls[k].value = v
         return self
 
@@ -165,9 +198,7 @@ class DFMExplorer(_Explorer):
                 options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row, style={'button_width': 'auto'}
             ),
             **{
-                k: widgets.FloatSlider(
-                    params[k], min=lo, max=hi, step=step, description=sym, tooltip=what, readout_format='.2f'
-                )
+                k: _Slider(k, params[k], min=lo, max=hi, step=step, description=sym, tooltip=what, readout_format='.2f')
                 for k, (sym, lo, hi, step, what) in PARAMS.items()
             },
         )
@@ -302,9 +333,8 @@ class CAMExplorer(_Explorer):
         self.curves = {k: box_ious(v, self.thresholds, gt_boxes, single=True)[1] for k, v in self.cams.items()}
         self.controls = dict(
             image=widgets.IntSlider(0, min=0, max=n - 1, description='image'),
-            threshold=widgets.FloatSlider(threshold, min=0, max=float(self.thresholds[-1]), step=0.01,
-                                          description='threshold t', readout_format='.2f',
-                                          style={'description_width': 'initial'}),
+            threshold=_Slider('threshold', threshold, min=0, max=float(self.thresholds[-1]), step=0.01,
+                              description='threshold t', readout_format='.2f', style={'description_width': 'initial'}),
         )
         fig = self._build()
         dynamic = [
@@ -318,11 +348,11 @@ class CAMExplorer(_Explorer):
 
     def gt_boxes(self, index): return self.gt[self.offsets[index]:self.offsets[index + 1]]
 
-    def box(self, name:str, index:int, threshold:float):
-        """The box `(4,)` of the largest region of `cams[name][index]` above `threshold` (the paper's protocol), and its
-        best IoU."""
-        box = cam_box(self.cams[name][index], threshold)
-        return box, float(box_iou(box[None], self.gt_boxes(index)).max())
+    def localize(self, name:str, index:int, threshold:float):
+        """The region of `cams[name][index]` kept at `threshold` `(h, w)` bool, the box `(4,)` of its largest contour
+        (the paper's protocol, `cam_region`), and the box's best IoU."""
+        region, box = cam_region(self.cams[name][index], threshold)
+        return region, box, float(box_iou(box[None], self.gt_boxes(index)).max())
 
     def _build(self):
         "The figure, built once: per method an image, a CAM, a shade, two boxes; below, the two curve panels."
@@ -372,11 +402,11 @@ class CAMExplorer(_Explorer):
         i, t = v['image'], v['threshold']
         picture, gt, found = to_image(self.images[i]).numpy(), self.gt_boxes(i), {}
         for name, p in self.panels.items():
-            cam = self.cams[name][i]
-            found[name] = box, iou = self.box(name, i, t)
+            region, box, iou = self.localize(name, i, t)
+            found[name] = box, iou
             p['picture'].set_data(picture)
-            p['cam'].set_data(cam)
-            p['shade'].set_data(_shade(cam > t))
+            p['cam'].set_data(self.cams[name][i])
+            p['shade'].set_data(_shade(region))                      # the very pixels the red box is drawn around
             _place(p['pred'], box)
             for r, g in zip(p['truth'], [*gt, *[None] * len(p['truth'])]): _place(r, g)
             p['ax'].set_title(f"{name}: IoU {iou:.2f}" + (' ✓' if iou >= self.iou else ''), fontsize=9, y=1)

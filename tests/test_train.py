@@ -550,3 +550,23 @@ def test_checkpoints_of_the_first_format_are_migrated(toy, tmp_path):
     torch.save(ck, tmp_path / 'new.pt')
     said = in_process('evaluate', tmp_path / 'new.pt')
     assert "has checkpoint format 3; this dfm-tutorial reads formats 1 to 2: upgrade the package" in said, said
+
+
+def test_demo_never_replaces_runs_of_other_settings(tmp_path):
+    """D2: demo --epochs 2 over demo --epochs 1's runs is refused, naming epochs; --overwrite retrains. D3: a toy set
+    of other settings is refused, not redrawn."""
+    data, out = tmp_path / 'toy', tmp_path / 'out'
+    small = make_toy_dataset(tmp_path / 'small', num_classes=3, train_per_class=4, test_per_class=2, progress=False)
+    toy_json = (small / 'toy.json').read_text()
+    said = in_process('demo', '--data', small, '--out', out, '--methods', 'cam', '--epochs', '1')
+    assert said.startswith(f"dfm-tutorial demo: {small} holds a toy set with num_classes=3 (asked: 5)"), said
+    assert (small / 'toy.json').read_text() == toy_json
+    demo = ('demo', '--data', data, '--out', out, '--methods', 'cam')
+    assert in_process(*demo, '--epochs', '1') is None                      # draws the default toy set
+    first = (out / 'cam_seed0' / 'final.json').read_text()
+    said = in_process(*demo, '--epochs', '2')
+    assert said == (f"dfm-tutorial demo: {out / 'cam_seed0'} holds a run of another config (epochs differ): choose "
+                    "another out, or overwrite=True (--overwrite for dfm-tutorial demo) to retrain it"), said
+    assert (out / 'cam_seed0' / 'final.json').read_text() == first
+    assert in_process(*demo, '--epochs', '2', '--overwrite') is None
+    assert len((out / 'cam_seed0' / 'metrics.jsonl').read_text().splitlines()) == 2
