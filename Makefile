@@ -66,7 +66,7 @@ readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 o
 	$(BIN)/python -m dfm_tutorial demo --methods cam dfm --out $(README_RUNS) --data data/toy
 	$(BIN)/python -m dfm_tutorial train --config toy method=dfm 'options={beta=0.5}' data=data/toy \
 	    out=$(README_RUNS)/dfm_beta05_seed0 cache_dir=$(README_RUNS)/cache progress=false
-	$(BIN)/python -c "from dfm_tutorial.cli import save_cam_gallery; print(save_cam_gallery({'CAM': '$(README_RUNS)/cam_seed0/last.pt', \
+	$(BIN)/python -c "from dfm_tutorial.experiments import save_cam_gallery; print(save_cam_gallery({'CAM': '$(README_RUNS)/cam_seed0/last.pt', \
 	    'DFM': '$(README_RUNS)/dfm_seed0/last.pt', 'DFM, β = 0.5': '$(README_RUNS)/dfm_beta05_seed0/last.pt'}, 'nbs/images/cam_vs_dfm.png'))"
 
 gpu-check: $(STAMP)  ## the prepared GPU check, one table (bench/gpu_check.py; --cpu for a CPU dry run)

@@ -48,12 +48,16 @@ def make_config(name='toy', overrides=()):
 EVALUATION_SETTINGS = ('data', 'eval_split', 'eval_size', 'batch_size', 'loader', 'val_per_class', 'hold_out_val',
                        'on_bad_image', *RUNTIME, *LOCATIONS)
 
-def evaluation_config(ckpt, overrides):
-    "The checkpoint's `TrainConfig` with `key=value` `overrides` of `EVALUATION_SETTINGS` only, checked."
+def evaluation_config(ckpt, overrides, path):
+    """The `TrainConfig` of checkpoint `ckpt` (read from `path`) with `key=value` `overrides` of `EVALUATION_SETTINGS`
+    only, checked; its caches beside the checkpoint unless the run kept them in a folder of its own."""
     changes = dict(parse_override(o) for o in overrides)
     if refused := sorted(set(changes) - set(EVALUATION_SETTINGS)):
         raise ValueError(f"evaluate scores the checkpoint's model as it was trained: {', '.join(refused)} cannot "
                          f"change (it may: {', '.join(EVALUATION_SETTINGS)})")
+    kept = ckpt['config'].get('cache_dir', '')
+    if 'cache_dir' not in changes and not (kept and Path(kept).is_absolute()):   # relative: to where it was trained
+        changes['cache_dir'] = str(Path(path).parent / 'cache')
     return TrainConfig.from_dict({**ckpt['config'], **changes}).check()   # the same checks as train
 
 def toml_value(v):
@@ -93,7 +97,7 @@ def main(argv=None):
             if result: print(json.dumps({k: v for k, v in result.items() if k != 'protocol'}, indent=1))
         elif args.command == 'evaluate':
             ck = load_checkpoint(args.checkpoint)
-            cfg = evaluation_config(ck, args.overrides)               # e.g. eval_split=val; eval_size=0 stops here
+            cfg = evaluation_config(ck, args.overrides, args.checkpoint)   # e.g. eval_split=val; eval_size=0 stops
             model, device = model_from_checkpoint(ck)[0], pick_device(cfg.device)
             print(json.dumps(score(model.to(device), cfg, eval_loader(cfg), device), indent=1, default=str))
         else:

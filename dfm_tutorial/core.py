@@ -55,27 +55,38 @@ def write_text_atomic(path, text):
 # %% ../nbs/00_core.ipynb #lockcd00
 LOCK = '.lock'                       # the lock file in a run or cache folder; written by FolderLock only
 
+@functools.cache
+def _warn_unlocked(path, reason):
+    print(f"warning: cannot lock {path} ({reason}): two processes could use this folder at once", flush=True)
+
 class FolderLock:
     "An exclusive lock on `folder` for this process (`with` or `acquire`/`release`); `what` says what holds it."
-    def __init__(self, folder, what='in use', wait=False):
-        self.path, self.what, self.wait, self.file = Path(folder) / LOCK, what, wait, None
+    def __init__(self, folder, what='', wait=False):   # wait: block until the holder is done, saying so
+        self.path, self.wait, self.file = Path(folder) / LOCK, wait, None
+        self.what = f"in use ({what})" if what else "in use"
 
     def acquire(self):
         self.file = open(self.path, 'a+')
         try:
-            if fcntl is not None: fcntl.flock(self.file, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            if fcntl is not None: fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.file.seek(0)
-            holder = self.file.read().strip() or 'another process'
-            self.release()
-            raise FileExistsError(f"{self.path.parent} is {self.what} by {holder}: wait for it, or choose another "
-                                  "folder") from None
-        except OSError: pass                           # no locks on this file system: go on unlocked
+            if not self.wait:
+                holder = self._holder()
+                self.release()
+                raise FileExistsError(f"{self.path.parent} is {self.what} by {holder}: wait for it, or choose "
+                                      "another folder") from None
+            print(f"{self.path.parent} is {self.what} by {self._holder()}: waiting for it", flush=True)
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+        except OSError as e: _warn_unlocked(str(self.path), e.strerror)   # no locks here: go on, said once
         self.file.seek(0)
         self.file.truncate()
         self.file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         self.file.flush()
         return self
+
+    def _holder(self):
+        self.file.seek(0)
+        return self.file.read().strip() or 'another process'
 
     def release(self):
         if self.file is not None: self.file.close()   # closing drops the flock

@@ -355,7 +355,8 @@ def source_digest(ds):
 
 def cache_identity(ds, size):
     "Everything a cache's contents follow from: the source, the split and which images it holds, the size, bad images."
-    return dict(root=str(Path(ds.meta.root).resolve()), split=ds.split, size=size, n=len(ds), **ds.choice,
+    choice = ds.choice if ds.split == 'val' or ds.choice['exclude_val'] else {}     # the 'val' choice, where it counts
+    return dict(root=str(Path(ds.meta.root).resolve()), split=ds.split, size=size, n=len(ds), **choice,
                 on_bad_image=ds.on_bad_image, source=source_digest(ds))
 
 def identity_hash(identity):
@@ -369,7 +370,7 @@ def cache_folder(parent, ds, size):
 
 # %% ../nbs/10_data.ipynb #prefetc
 def prefetch(fn, items, workers):
-    """`fn(item)` for each of `items`, in order, up to `2 × workers` ahead in threads (`workers=0`: here, one by one).
+    """`fn(item)` for each of `items`, in order, up to `2 × workers + 1` ahead in threads (`workers=0`: one by one).
     Threads, not processes: slicing, decoding and torch ops release the GIL, and no batch is pickled between
     processes."""
     if workers == 0:
@@ -431,11 +432,10 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
     if len(ds) == 0: raise ValueError(f"the {split} split of {root} has no images: are its metadata files empty?")
     want = cache_identity(ds, size)
     if path.exists() and not path.is_dir(): raise NotADirectoryError(f"cache path {path} is a file: choose a folder")
+    if _existing_cache(path, want): return path                # finished: read it, even where nothing can be written
     path.mkdir(parents=True, exist_ok=True)
-    with FolderLock(path, 'being built', wait=True):           # a second process waits, then finds the cache done
-        if _existing_cache(path, want):
-            if progress: print(f"cache at {path} is complete: nothing to do")
-            return path
+    with FolderLock(path, 'building the cache', wait=True):   # a second process waits, then finds the cache done
+        if _existing_cache(path, want): return path
         _fill(ds, path, size, num_workers, chunk, progress)
         meta = dict(want, image_ids=[ds.meta.paths[i] for i in ds.indices], class_names=ds.meta.class_names,
                     skipped=np.flatnonzero((np.load(path / 'sizes.npy') == 0).all(1)).tolist())
@@ -476,7 +476,7 @@ def _load_npy(path, mmap_mode=None):
 
 class ImageCache:
     """A finished cache: `cache.batch(positions)` gives images uint8 `(b, s, s, 3)`, labels, boxes `(b, k, 4)`, image
-    ids and each image's index in its split (skipped images have no position)."""
+    ids and their indices in the split, leaving out the images its build skipped (as `PILSource` does)."""
     def __init__(self, path):
         self.path = Path(path)
         self.meta = _read_cache_meta(self.path)
@@ -490,16 +490,18 @@ class ImageCache:
                              f"uint8 {(n, s, s, 3)} of its meta.json: delete {self.path} and it is built again")
         self.labels = torch.from_numpy(_load_npy(self.path / 'labels.npy'))
         self.boxes = torch.from_numpy(_load_npy(self.path / 'boxes.npy'))
-        self.keep = np.setdiff1d(np.arange(n), self.meta['skipped'])         # split indices of readable images
+        self.readable = np.ones(n, bool)
+        self.readable[self.meta['skipped']] = False                          # on_bad_image='skip' left them out
         self.ids = self.meta['image_ids']
 
     @property
     def size(self): return self.meta['size']
-    def __len__(self): return len(self.keep)
+    def __len__(self): return len(self.readable)                    # every image of the split, as PILSource counts
 
     def batch(self, positions):
         "Images `(b, s, s, 3)`, labels, boxes (padding cut to this batch), ids and split indices at sorted `positions`."
-        k = self.keep[positions]                                             # sorted: sequential reads of the memmap
+        k = positions[self.readable[positions]]                              # sorted: sequential reads of the memmap
+        if len(k) == 0: return None
         boxes = self.boxes[k]
         slots = int((boxes != -1).any(-1).sum(1).max()) if len(k) else 0     # as many as this batch needs
         boxes = boxes[:, :slots]
@@ -540,7 +542,7 @@ def sample_uniforms(seed, epoch, index, k=3):
     "`(n, k)` numbers in [0, 1), each a function of `(seed, epoch, index[i], j)` only: no generator state to carry."
     key = np.asarray(index, np.int64).astype(np.uint64)              # wraps negatives; (n,)
     for part in (seed, epoch):
-        key = _mix64(key ^ _mix64(np.array([part % 2 ** 64], np.uint64) + _GOLDEN))
+        key = _mix64(key ^ _mix64(np.array([int(part) % 2 ** 64], np.uint64) + _GOLDEN))
     draws = _mix64(key[:, None] + _GOLDEN * np.arange(1, k + 1, dtype=np.uint64))   # (n, k)
     return (draws >> np.uint64(11)).astype(np.float64) / 2.0 ** 53                  # the top 53 bits: a double
 
@@ -579,7 +581,7 @@ class Batch(NamedTuple):
     "What every loader yields, whatever its source."
     images: torch.Tensor    # uint8 (n, 3, h, w), channels_last
     labels: torch.Tensor    # int64 (n,)
-    boxes: torch.Tensor     # float32 (n, k, 4) in the image's pixels, padded with rows of -1
+    boxes: torch.Tensor     # float32 (n, k, 4) in pixels of `images` (resized, cropped, flipped), padded with -1 rows
     ids: list               # n image paths, relative to the dataset's images/ folder
 
 # %% ../nbs/10_data.ipynb #pilsrccd
@@ -591,7 +593,7 @@ class PILSource:
 
     def batch(self, positions):
         "As `ImageCache.batch`; an image left out by `on_bad_image='skip'` is left out of the batch."
-        decoded = [(k, _decode(self.ds, self.size, k)) for k in positions]      # one file at a time: the decoder's loop
+        decoded = [(k, _decode(self.ds, self.size, k)) for k in positions]      # files: one decoder call each
         kept = [(k, im, wh) for k, (im, wh) in decoded if im is not None]
         if not kept: return None
         ks, images, sizes = zip(*kept)

@@ -10,7 +10,7 @@ __all__ = ['METRICS', 'COMPARED', 'SMOKE_TOY', 'SMOKE_TRAIN', 'mean_std', 'forma
            'use_smoke_run', 'DemoCommand']
 
 # %% ../nbs/17_experiments.ipynb #7658d332
-import os, time
+import dataclasses, os, time
 from pathlib import Path
 import numpy as np
 from .cli import make_config, toml_value
@@ -80,15 +80,16 @@ def reference_results(cfg):
     return {name: {**b.compute(), **({'pxap': m.compute()['pxap']} if masks is not None else {})}
             for name, (b, m) in evaluators.items()}
 
-def save_cam_gallery(checkpoints, path, n=6):
+def save_cam_gallery(checkpoints, path, n=6, cache_dir=None):
     """CAMs of the first `n` evaluation images under each checkpoint; ground-truth boxes green, CAM boxes (paper's t)
-    red."""
+    red. `cache_dir`: where the evaluation caches are (default: the runs' own, read relative to this folder)."""
     import matplotlib.pyplot as plt
     from dfm_tutorial.boxes import cam_box
     from dfm_tutorial.plots import draw_boxes, show_map
     fig, axs = plt.subplots(len(checkpoints), n, figsize=(1.8 * n, 1.9 * len(checkpoints)), squeeze=False)
     for row, (name, ck) in enumerate(checkpoints.items()):
         model, cfg = model_from_checkpoint(load_checkpoint(ck))
+        cfg = dataclasses.replace(cfg, cache_dir=str(cache_dir or cfg.cache_dir), progress=False)
         images, labels, boxes, *_ = next(iter(eval_loader(cfg)))
         images = images[:n]
         _, cams = model.eval().cams(model_inputs(model, images), labels[:n])
@@ -96,7 +97,7 @@ def save_cam_gallery(checkpoints, path, n=6):
             ax = show_map(images[j], ax=axs[row, j], title=name if j == 0 else None)
             ax.imshow(cams[j].numpy(), cmap='jet', alpha=0.45)
             draw_boxes(ax, boxes[j])
-            draw_boxes(ax, [cam_box(cams[j].numpy(), PAPER_CAM_THRESHOLD)], color='red')
+            draw_boxes(ax, cam_box(cams[j].numpy(), PAPER_CAM_THRESHOLD)[None], color='red')
     plt.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -119,6 +120,7 @@ def run_grid(runs, out, seeds=(0,), progress=True, overwrite=False, **common):
                 ],
             )
             cfg.data = str(Path(cfg.data).resolve())      # one dataset, whichever folder the grid is started from
+            if cfg.cache_dir: cfg.cache_dir = str(Path(cfg.cache_dir).resolve())     # one cache, from anywhere
             if (done := finished_result(run, cfg)) is not None:
                 results[label].append(done)
                 continue
@@ -126,8 +128,10 @@ def run_grid(runs, out, seeds=(0,), progress=True, overwrite=False, **common):
             changed = changed_settings(saved, cfg) if saved is not None else []
             if changed and not overwrite:
                 raise FileExistsError(f"{run} holds a run of another config ({', '.join(changed)} differ): choose "
-                                      "another out, or overwrite=True (--overwrite for dfm-tutorial demo) to retrain it")
-            cfg.overwrite, cfg.resume = overwrite, not overwrite and saved is not None        # resume: interrupted
+                                      "another out, or overwrite=True (--overwrite for dfm-tutorial demo) "
+                                      "to retrain it")
+            cfg.overwrite = overwrite and bool(changed)                       # never throws away a resumable run
+            cfg.resume = saved is not None and not changed and (run / 'last.pt').exists()   # interrupted: go on
             results[label].append(train(cfg))
     return results
 
@@ -160,7 +164,8 @@ def demo(out='out/demo', data='data/toy', methods=None, seeds=(0,), progress=Tru
     )
     if gallery:
         ckpts = {m: run_folder(out, m, seeds[0]) / 'last.pt' for m in methods}
-        print(f"CAMs (seed {seeds[0]}): {save_cam_gallery(ckpts, Path(out) / 'demo_cams.png')}")
+        drawn = save_cam_gallery(ckpts, Path(out) / 'demo_cams.png', cache_dir=common['cache_dir'])
+        print(f"CAMs (seed {seeds[0]}): {drawn}")
     return results
 
 # %% ../nbs/17_experiments.ipynb #smokecod

@@ -6,14 +6,14 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/train.html.md"""
 
 # %% auto #0
 __all__ = ['logger', 'AMP_CHOICES', 'VAL_SEED', 'CHECKPOINT_FORMAT', 'CHECKPOINT_KEYS', 'BF16_CAPABILITY', 'RECORDS', 'RUNTIME',
-           'LOCATIONS', 'RUN_FILES', 'TrainConfig', 'usable_workers', 'split_options', 'image_source', 'train_loader',
-           'eval_loader', 'model_inputs', 'make_optimizer', 'make_schedule', 'rng_state', 'set_rng_state',
-           'save_atomic', 'migrate_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'build_model', 'evaluate',
-           'mask_reader', 'score', 'autocast', 'resolve_amp', 'pick_device', 'setup_distributed', 'seed_everything',
-           'wants_determinism', 'weights_checksum', 'run_identity', 'run_name', 'run_folder_of', 'changed_settings',
-           'saved_config', 'finished_result', 'check_resume', 'check_run_folder', 'claim_run_folder', 'Run',
-           'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log', 'finish', 'train', 'make_run_folder',
-           'write_metrics', 'read_metrics']
+           'LOCATIONS', 'RUN_FILES', 'TrainConfig', 'usable_workers', 'split_options', 'on_rank0', 'image_source',
+           'train_loader', 'eval_loader', 'model_inputs', 'make_optimizer', 'make_schedule', 'rng_state',
+           'set_rng_state', 'save_atomic', 'migrate_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
+           'build_model', 'evaluate', 'mask_reader', 'score', 'autocast', 'resolve_amp', 'pick_device',
+           'setup_distributed', 'seed_everything', 'wants_determinism', 'weights_checksum', 'run_identity', 'run_name',
+           'run_folder_of', 'changed_settings', 'saved_config', 'finished_result', 'check_resume', 'check_run_folder',
+           'claim_run_folder', 'Run', 'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log', 'finish',
+           'train', 'make_run_folder', 'write_metrics', 'read_metrics']
 
 # %% ../nbs/13_train.ipynb #bcf43c17
 import dataclasses, hashlib, json, logging, math, os, random, re, time
@@ -112,6 +112,7 @@ class TrainConfig:
         if not (Path(self.data) / 'images.txt').is_file():
             raise FileNotFoundError(f"dataset folder {self.data} has no images.txt: "
                                     "prepare it with data_scripts/ (see the README)")
+        self.data = str(Path(self.data).resolve())                         # one dataset, whatever the working folder
         found = len(read_cub_metadata(self.data).class_names)
         if found != self.num_classes:
             raise ValueError(f"num_classes={self.num_classes} but {self.data} has {found} classes: "
@@ -164,16 +165,28 @@ def split_options(cfg, split):
     return dict(val_per_class=cfg.val_per_class, seed=VAL_SEED, on_bad_image=cfg.on_bad_image,
                 exclude_val=cfg.hold_out_val and split == 'train')
 
+def on_rank0(fn, rank=0, world_size=1):
+    """`fn()` on rank 0, its outcome shared: every rank returns once it is done, and a refusal there (`ValueError`,
+    `OSError`) stops every rank with the same line instead of leaving the others to hang at the next collective."""
+    result, error = None, None
+    if rank == 0:
+        try: result = fn()
+        except (ValueError, OSError) as e: error = e
+    if world_size > 1:
+        said = [None if error is None else (type(error), str(error))]
+        dist.broadcast_object_list(said, 0)                   # also the barrier: the others wait for rank 0 here
+        if rank > 0 and said[0] is not None: error = said[0][0](said[0][1])
+    if error is not None: raise error
+    return result
+
 def image_source(cfg, split, size, rank=0, world_size=1):
     """The images of `split` at `size`: the uint8 cache in a folder of `cache_dir` (default: the run folder's `cache/`)
     named by its identity (rank 0 builds it, the others wait), or a `PILSource`, as `cfg.loader` says."""
     ds = WSOLDataset(cfg.data, split, transform=None, **split_options(cfg, split))
     if cfg.loader == 'pil': return PILSource(ds, size)
     path = cache_folder(cfg.cache_dir or Path(cfg.out) / 'cache', ds, size)
-    if rank == 0:
-        build_cache(cfg.data, split, path, size=size, num_workers=usable_workers(cfg.workers), progress=cfg.progress,
-                    **split_options(cfg, split))
-    if world_size > 1: dist.barrier()
+    on_rank0(lambda: build_cache(cfg.data, split, path, size=size, num_workers=usable_workers(cfg.workers),
+                                 progress=cfg.progress, **split_options(cfg, split)), rank, world_size)
     return ImageCache(path)
 
 def train_loader(cfg, rank=0, world_size=1):
@@ -230,12 +243,12 @@ CHECKPOINT_FORMAT = 2      # 1: no `format` key, `history` only from some versio
 def migrate_checkpoint(ck, path):
     "Checkpoint `ck` (read from `path`) in the current format: format 1 gets its history from the run's metrics.jsonl."
     version = ck.get('format', 1)
-    if not isinstance(version, int) or version > CHECKPOINT_FORMAT:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= CHECKPOINT_FORMAT:
         raise ValueError(f"{path} has checkpoint format {version!r}; this dfm-tutorial reads formats 1 to "
                          f"{CHECKPOINT_FORMAT}: upgrade the package")
     if version == 1 and 'history' not in ck:
         ck['history'] = read_metrics(Path(path).parent / 'metrics.jsonl', ck['epoch'])
-    return {**ck, 'format': CHECKPOINT_FORMAT}
+    return {**ck, 'format': CHECKPOINT_FORMAT, 'migrated_from': version}
 
 CHECKPOINT_KEYS = ('config', 'model', 'optimizer', 'schedule', 'scaler', 'rng', 'epoch', 'step', 'running')
 
@@ -364,17 +377,23 @@ def weights_checksum(model):
 # %% ../nbs/13_train.ipynb #dc5f5482
 RECORDS = 'per_image.npz'                   # the final evaluation's per-image hits, in the run folder
 RUNTIME = ('progress', 'resume', 'workers', 'device', 'overwrite',   # settings that do not change what a run computes
-           'deterministic')                 # (on a GPU, bitwise repeatability only)
+           'deterministic', 'save_every')   # (deterministic: on a GPU, bitwise repeatability only)
 LOCATIONS = ('out', 'cache_dir')                      # where a run and its caches are kept: moving them changes nothing
 RUN_FILES = ('config.json', 'metrics.jsonl', 'last.pt', 'final.json', RECORDS)   # what a run writes (and cache/, .lock)
 
+_FLOATS = {f.name for f in dataclasses.fields(TrainConfig) if f.type is float}
+
+def _settings(d):
+    "Config dict `d` with its numbers as their fields' types: `weight_decay=0` and `=0.0` are one setting."
+    return {k: float(v) if k in _FLOATS and type(v) is int else v for k, v in d.items()}
+
 def run_identity(cfg):
     "Every setting that decides what a run computes: all but the runtime settings and the locations."
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME + LOCATIONS}
+    return {k: v for k, v in _settings(dataclasses.asdict(cfg)).items() if k not in RUNTIME + LOCATIONS}
 
 def run_name(cfg):
-    """The method, what sets this run apart from its config file's defaults, and the hash of its whole identity, as a
-    folder name: 'dfm_beta0.8_seed1-3f0c9a1e'."""
+    """A folder name: the method, its options, positions, large feature map and seed (what sets runs of one config
+    file apart), then the hash of every other setting too (`run_identity`): 'dfm_beta0.8_seed1-3f0c9a1e'."""
     parts = [cfg.method, *(f"{k}{v}" for k, v in sorted(cfg.options.items()))]
     if cfg.positions is not None: parts.append('at-' + '-'.join(map(str, cfg.positions)))
     if cfg.large_feature_map: parts.append('large')
@@ -387,8 +406,8 @@ def run_folder_of(cfg):
 
 def changed_settings(saved, cfg):
     "The fields in which `cfg` differs from the config dict `saved`, runtime settings and locations aside."
-    old = dataclasses.asdict(TrainConfig.from_dict(saved))                 # fields added since take their defaults
-    return [k for k, v in dataclasses.asdict(cfg).items()
+    old = _settings(dataclasses.asdict(TrainConfig.from_dict(saved)))   # fields added since take their defaults
+    return [k for k, v in _settings(dataclasses.asdict(cfg)).items()
             if k not in RUNTIME + LOCATIONS and json.dumps(v) != json.dumps(old[k])]
 
 # %% ../nbs/13_train.ipynb #runfolc1
@@ -405,9 +424,11 @@ def finished_result(out, cfg):
     saved, final = saved_config(out), Path(out) / 'final.json'
     if saved is None or changed_settings(saved, cfg) or not final.exists(): return None
     try: done = json.loads(final.read_text())
-    except ValueError: return None
-    ours = identity_hash(run_identity(cfg))
-    return done['result'] if done.get('identity', ours) == ours else None      # older final.json: config.json decides
+    except (ValueError, UnicodeDecodeError): return None
+    if not isinstance(done, dict) or not isinstance(done.get('result'), dict): return None
+    try: stale = 'config' in done and bool(changed_settings(done['config'], cfg))   # another run's final.json
+    except (ValueError, TypeError): stale = True
+    return None if stale else done['result']
 
 def _refuse_changes(saved, cfg, out, changed):
     was = ', '.join(f"{k}={dataclasses.asdict(TrainConfig.from_dict(saved))[k]!r}" for k in changed)
@@ -420,6 +441,9 @@ def check_resume(ckpt, cfg, out):
         raise ValueError(f"{out} holds a finished run of {ckpt['epoch']} epochs: nothing to resume "
                          "(to train again, delete the folder or choose another out=)")
     if changed := changed_settings(ckpt['config'], cfg): _refuse_changes(ckpt['config'], cfg, out, changed)
+    if ckpt.get('migrated_from', CHECKPOINT_FORMAT) < 2:
+        raise ValueError(f"{out / 'last.pt'} was written before the seeded batch pipeline (checkpoint format 1): it "
+                         "can be evaluated, but resumed it would see other crops than it trained on; train it again")
 
 # %% ../nbs/13_train.ipynb #runfolc2
 def check_run_folder(out, cfg):
@@ -428,6 +452,8 @@ def check_run_folder(out, cfg):
     if out.exists() and not out.is_dir(): raise NotADirectoryError(f"out={out} is a file: choose a folder for the run")
     if out.exists() and not os.access(out, os.W_OK):
         raise PermissionError(f"the run folder out={out} is not writable: choose another one")
+    if cfg.resume and not (out / 'last.pt').exists():
+        raise ValueError(f"--resume: {out} holds no checkpoint (last.pt) to resume; start the run without --resume")
     present = [f for f in RUN_FILES if (out / f).exists()]
     if not present: return
     if (saved := saved_config(out)) is None:
@@ -438,9 +464,8 @@ def check_run_folder(out, cfg):
     if cfg.overwrite: return
     if cfg.resume:
         if changed: _refuse_changes(saved, cfg, out, changed)
-        if finished and not (out / 'last.pt').exists():
-            raise ValueError(f"{out} holds a finished run: nothing to resume (overwrite=true trains it again)")
         return                                                              # check_resume reads last.pt
+    if not changed and not finished and not (out / 'last.pt').exists(): return   # stopped before a checkpoint
     if changed:
         raise FileExistsError(f"{out} holds {state} run of another config ({', '.join(changed)} differ): choose "
                               "another out=, or overwrite=true to replace it")
@@ -452,11 +477,11 @@ def claim_run_folder(out, cfg):
     `overwrite`, remove the old run (`final.json` first: an interrupted overwrite is never read back as finished); then
     `config.json`. Returns the lock."""
     make_run_folder(out)
-    lock = FolderLock(out, 'trained in').acquire()
+    lock = FolderLock(out, 'training').acquire()
     try:
         check_run_folder(out, cfg)
         if cfg.overwrite:
-            for f in ('final.json', *RUN_FILES): (out / f).unlink(missing_ok=True)
+            for f in ('final.json', *RUN_FILES): (out / f).unlink(missing_ok=True)   # final.json first: see above
         write_text_atomic(out / 'config.json', json.dumps(dataclasses.asdict(cfg), indent=1))
     except BaseException:
         lock.release()
@@ -493,28 +518,32 @@ class Run:
 
 # %% ../nbs/13_train.ipynb #runstpcd
 def start_run(cfg):
-    """Step 1: check `cfg` and the run folder; devices and precision; seed; the model, the loaders, the optimiser; then
-    claim the run folder (rank 0)."""
+    """Step 1: check `cfg` and the run folder; devices and precision; seed; the model; claim the run folder (rank 0:
+    a lock and `config.json`); the loaders and the optimiser. On any failure after the claim the lock is let go."""
     cfg = cfg.check()                           # values before any use: a bad type never reaches run_name
     cfg = dataclasses.replace(cfg, out=str(run_folder_of(cfg)))
     rank, world, device = setup_distributed(pick_device(cfg.device))
     amp, why = resolve_amp(cfg.amp, device)
-    if rank == 0: check_run_folder(Path(cfg.out), cfg)                 # read only: refusals come before any file
+    on_rank0(lambda: check_run_folder(Path(cfg.out), cfg), rank, world)   # read only: refusals before any file
     seed_everything(cfg.seed, wants_determinism(cfg, device))
     if rank > 0: dist.barrier()                 # rank 0 fetches any pretrained weights first; the others read its cache
     model = build_model(cfg).to(device)         # before any file: bad method options stop with nothing written
     if world > 1 and rank == 0: dist.barrier()
-    train_dl = train_loader(cfg, rank, world)   # the caches, under their own locks, in folders named by their identity
-    val_dl = eval_loader(cfg, 'val') if rank == 0 and cfg.eval_every else None
-    test_dl = eval_loader(cfg) if rank == 0 else None
-    if len(train_dl) == 0:
-        raise ValueError(f"batch_size={cfg.batch_size} is larger than this rank's share of the training set")
-    lock = claim_run_folder(Path(cfg.out), cfg) if rank == 0 else None
-    if rank == 0 and cfg.progress: print(f"{cfg.out}: {cfg.arch} / {cfg.method} on {device}, amp {amp} ({why})")
-    if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
-    opt, scaler = make_optimizer(model, cfg), torch.amp.GradScaler(enabled=amp == 'fp16')
-    return Run(cfg, rank, world, device, amp, model, opt, make_schedule(opt, cfg, len(train_dl)), scaler,
-               train_dl, val_dl, test_dl, lock=lock)
+    lock = on_rank0(lambda: claim_run_folder(Path(cfg.out), cfg), rank, world)
+    try:
+        if rank == 0 and cfg.progress: print(f"{cfg.out}: {cfg.arch} / {cfg.method} on {device}, amp {amp} ({why})")
+        train_dl = train_loader(cfg, rank, world)   # the caches, locked while built, in folders named by identity
+        val_dl = eval_loader(cfg, 'val') if rank == 0 and cfg.eval_every else None
+        test_dl = eval_loader(cfg) if rank == 0 else None
+        if len(train_dl) == 0:
+            raise ValueError(f"batch_size={cfg.batch_size} is larger than this rank's share of the training set")
+        if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
+        opt, scaler = make_optimizer(model, cfg), torch.amp.GradScaler(enabled=amp == 'fp16')
+        return Run(cfg, rank, world, device, amp, model, opt, make_schedule(opt, cfg, len(train_dl)), scaler,
+                   train_dl, val_dl, test_dl, lock=lock)
+    except BaseException:
+        if lock is not None: lock.release()
+        raise
 
 def restore(run):
     "Step 2 (`--resume`): the state of `last.pt` back into the run: weights, optimiser, schedule, scaler, RNGs, record."
@@ -591,8 +620,7 @@ def finish(run):
         result = score(run.model, run.cfg, run.test_dl, run.device, records=run.out / RECORDS)
     sums = _gather(weights_checksum(run.model), run.world)
     if run.rank == 0:
-        final = dict(result=result, identity=identity_hash(run_identity(run.cfg)), weights_checksums=sums,
-                     world_size=run.world)
+        final = dict(result=result, config=dataclasses.asdict(run.cfg), weights_checksums=sums, world_size=run.world)
         write_text_atomic(run.out / 'final.json', json.dumps(final, indent=1, default=str))
     if run.world > 1: dist.barrier()
     return result

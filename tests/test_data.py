@@ -138,11 +138,11 @@ def test_cache_skips_bad_images(cub, tmp_path):
     with pytest.raises(BadImageError, match="Emerald_0006.jpg"):
         build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
     cache = ImageCache(build_cache(cub, 'test', tmp_path / 'c2', num_workers=0, progress=False, on_bad_image='skip'))
-    assert cache.meta['skipped'] == [2] and len(cache) == 5
-    images, labels, boxes, ids, index = cache.batch(np.arange(5))
-    assert 2 not in index.tolist() and len(ids) == 5
+    assert cache.meta['skipped'] == [2] and len(cache) == 6                  # counted as PILSource counts, ...
+    images, labels, boxes, ids, index = cache.batch(np.arange(6))
+    assert 2 not in index.tolist() and len(ids) == 5                         # ... left out of its batch
     pil = data.PILSource(WSOLDataset(cub, 'test', transform=None, on_bad_image='skip'), 224)
-    for a, b in zip(pil.batch(np.arange(6)), cache.batch(np.arange(5))):       # PIL leaves the bad image out too
+    for a, b in zip(pil.batch(np.arange(6)), cache.batch(np.arange(6))):       # PIL leaves the bad image out too
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -278,9 +278,10 @@ def test_a_changed_source_gets_a_cache_of_its_own(cub, tmp_path):
 
 def test_a_cache_of_another_identity_is_refused_by_name(cub, tmp_path):
     "U1/S5: building into a folder that holds a cache of other settings names the settings."
-    build_cache(cub, 'train', tmp_path / 'c', size=64, num_workers=0, progress=False, on_bad_image='skip')
-    with pytest.raises(FileExistsError, match=r"its val_per_class 5 \(here 3\), on_bad_image 'skip' \(here 'raise'\)"):
-        build_cache(cub, 'train', tmp_path / 'c', size=64, num_workers=0, progress=False, val_per_class=3)
+    build_cache(cub, 'val', tmp_path / 'c', size=64, num_workers=0, progress=False, on_bad_image='skip',
+                val_per_class=2)
+    with pytest.raises(FileExistsError, match=r"val_per_class 2 \(here 1\), on_bad_image 'skip' \(here 'raise'\)"):
+        build_cache(cub, 'val', tmp_path / 'c', size=64, num_workers=0, progress=False, val_per_class=1)
 
 
 def test_a_damaged_cache_names_its_file(cub, tmp_path):
@@ -321,3 +322,25 @@ def test_pil_and_cache_sources_give_the_same_epochs(cub, tmp_path):
         assert len(a) == len(b) == 4 - skip
         for x, y in zip(a, b):
             for u, v in zip(x, y): assert (u == v) if isinstance(u, list) else torch.equal(u, v)
+
+
+def test_skipped_images_make_the_same_epochs_from_either_source(cub, tmp_path):
+    "on_bad_image='skip': both sources count every image and leave the bad one out of its batch: the same epochs."
+    truncate(cub / 'images/001.Crimson/Crimson_0002.jpg')
+    cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', size=72, num_workers=0, progress=False,
+                                   on_bad_image='skip'))
+    pil = data.PILSource(WSOLDataset(cub, 'train', transform=None, on_bad_image='skip'), 72)
+    assert len(cache) == len(pil) == 18
+    a, b = (list(data.EpochLoader(src, 4, shuffle=True, drop_last=True, num_workers=0, seed=2, crop=64))
+            for src in (cache, pil))
+    assert len(a) == len(b) == 4 and sum(len(x.ids) for x in a) in (15, 16)
+    for x, y in zip(a, b):
+        for u, v in zip(x, y): assert (u == v) if isinstance(u, list) else torch.equal(u, v)
+
+
+def test_a_finished_cache_is_read_without_locking(cub, tmp_path, monkeypatch):
+    "A finished cache on a folder this process cannot write (a shared, read-only cache) is used as it is."
+    path = build_cache(cub, 'test', tmp_path / 'c', size=64, num_workers=0, progress=False)
+    def cannot(self): raise PermissionError(13, 'Permission denied')
+    monkeypatch.setattr(data.FolderLock, 'acquire', cannot)
+    assert build_cache(cub, 'test', path, size=64, num_workers=0, progress=False) == path

@@ -459,11 +459,13 @@ def test_resume_without_a_checkpoint_never_replaces_another_config(toy, tmp_path
     assert in_process(*tiny_run(toy, out)) is None
     (out / 'last.pt').unlink()
     final = (out / 'final.json').read_text()
-    said = in_process(*tiny_run(toy, out, 'lr=0.01'), 'resume=true')
-    assert "refuses changes to lr" in said and "lr=0.05" in said, said
-    assert (out / 'final.json').read_text() == final
-    said = in_process(*tiny_run(toy, out), 'resume=true')
-    assert f"{out} holds a finished run: nothing to resume" in said, said
+    for more in (('lr=0.01',), ()):
+        said = in_process(*tiny_run(toy, out, *more), 'resume=true')
+        assert said == (f"dfm-tutorial train: --resume: {out} holds no checkpoint (last.pt) to resume; start the run "
+                        "without --resume"), said
+        assert (out / 'final.json').read_text() == final
+    said = in_process(*tiny_run(toy, tmp_path / 'typo'), 'resume=true')           # no folder at all: nothing to resume
+    assert "holds no checkpoint (last.pt) to resume" in said and not (tmp_path / 'typo').exists(), said
 
 
 @pytest.mark.parametrize('theirs', ['config.json', 'metrics.jsonl'])
@@ -487,9 +489,10 @@ def test_two_processes_never_share_a_run_folder(toy, tmp_path):
     while not (out / '.lock').exists() and first.poll() is None: time.sleep(0.02)
     while not (out / 'config.json').exists() and first.poll() is None: time.sleep(0.02)
     for more, says in ((('lr=0.01',), 'holds an unfinished run of another config (lr differ)'),
-                       (('overwrite=true',), 'is trained in by pid'), (('resume=true',), 'is trained in by pid')):
-        said = in_process(*run_args(toy, out, 'epochs=4', *more))
-        assert said is not None and says in said, (more, said)
+                       (('overwrite=true',), 'is in use (training) by pid'),
+                       (('resume=true',), 'is in use (training) by pid|holds no checkpoint (last.pt) to resume')):
+        said = in_process(*run_args(toy, out, 'epochs=4', *more))          # resume: before or after a checkpoint
+        assert said is not None and any(s in said for s in says.split('|')), (more, said)
     assert first.wait() == 0, first.stderr.read()
     ck = torch.load(out / 'last.pt', weights_only=False)
     assert ck['epoch'] == 4 and ck['config'] == json.loads((out / 'config.json').read_text())
@@ -546,6 +549,9 @@ def test_checkpoints_of_the_first_format_are_migrated(toy, tmp_path):
     torch.save(ck, out / 'last.pt')                                       # as the first format wrote it
     migrated = load_checkpoint(out / 'last.pt')
     assert migrated['format'] == 2 and migrated['history'] == history    # from metrics.jsonl
+    (out / 'final.json').unlink()                                         # as if killed after the last checkpoint
+    said = in_process(*tiny_run(toy, out, 'epochs=2', 'resume=true'))
+    assert said.startswith(f"dfm-tutorial train: {out / 'last.pt'} was written before the seeded batch pipeline"), said
     ck['format'] = 3
     torch.save(ck, tmp_path / 'new.pt')
     said = in_process('evaluate', tmp_path / 'new.pt')
@@ -570,3 +576,27 @@ def test_demo_never_replaces_runs_of_other_settings(tmp_path):
     assert (out / 'cam_seed0' / 'final.json').read_text() == first
     assert in_process(*demo, '--epochs', '2', '--overwrite') is None
     assert len((out / 'cam_seed0' / 'metrics.jsonl').read_text().splitlines()) == 2
+
+
+def test_one_setting_spelled_two_ways_is_one_run():
+    "0 and 0.0 for a number, data as a relative or an absolute path: one identity, one folder; save_every is runtime."
+    from dfm_tutorial.cli import make_config
+    from dfm_tutorial.train import run_folder_of
+    folder = lambda *o: run_folder_of(make_config('toy', o))
+    assert folder('weight_decay=0') == folder('weight_decay=0.0') and folder('lr_ratio=1') == folder('lr_ratio=1.0')
+    assert folder('save_every=5') == folder('save_every=0')
+    assert folder('lr=0.01') != folder('lr=0.02')
+
+
+def test_ddp_ranks_share_a_refusal_instead_of_hanging(toy, tmp_path):
+    "Rank 0 refuses the run folder (files train did not write): both ranks stop with that line, none waits forever."
+    out = tmp_path / 'mine'
+    out.mkdir()
+    (out / 'metrics.jsonl').write_text('mine\n')
+    r = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'dfm_tutorial',
+         *run_args(toy, out, 'device="cpu"', 'epochs=1')],
+        capture_output=True, text=True, env=ENV, timeout=240,
+    )
+    assert r.returncode != 0 and r.stderr.count("holds files dfm-tutorial did not write (metrics.jsonl)") == 2, r.stderr
+    assert (out / 'metrics.jsonl').read_text() == 'mine\n'
