@@ -77,11 +77,16 @@ def opencv_boxes(map_u8, level, multi=True):
 
 # %% ../nbs/07_boxes.ipynb #camboxex
 def cam_region(cam, threshold):
-    """The region `(h, w)` bool of `cam` above `threshold` × its peak and the box `(4,)` of its largest contour, by
-    wsolevaluation's `uint8` rule: `to_uint8(cam) > int(threshold × its uint8 peak)` (OpenCV's THRESH_BINARY)."""
+    """The pixels `(h, w)` bool of the largest contour of `cam` above `threshold` × its peak, and that contour's box
+    `(4,)`: wsolevaluation's `uint8` rule (`to_uint8(cam) > int(threshold × its uint8 peak)`) and OpenCV's contours, so
+    a second blob above the threshold is not part of the region the box is drawn around."""
     u8 = to_uint8(cam)
     level = threshold_levels([threshold], u8.max())[0]
-    return u8 > level, opencv_boxes(u8, level, multi=False)[0]
+    above = (u8 > level).astype(np.uint8)
+    contours = cv2.findContours(above * 255, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]   # as opencv_boxes finds them
+    inside = np.zeros_like(above)
+    if contours: cv2.drawContours(inside, [max(contours, key=cv2.contourArea)], -1, 1, thickness=cv2.FILLED)
+    return (inside & above) > 0, opencv_boxes(u8, level, multi=False)[0]
 
 def cam_box(cam, threshold):
     "The box (x0, y0, x1, y1) of `cam_region`: the largest contour of `cam` above `threshold` × its peak (Top-1 Loc's)."

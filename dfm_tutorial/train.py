@@ -12,8 +12,8 @@ __all__ = ['logger', 'AMP_CHOICES', 'VAL_SEED', 'CHECKPOINT_FORMAT', 'CHECKPOINT
            'build_model', 'evaluate', 'mask_reader', 'score', 'autocast', 'resolve_amp', 'pick_device',
            'setup_distributed', 'seed_everything', 'wants_determinism', 'weights_checksum', 'run_identity', 'run_name',
            'run_folder_of', 'changed_settings', 'saved_config', 'finished_result', 'check_resume', 'check_run_folder',
-           'claim_run_folder', 'Run', 'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log', 'finish',
-           'train', 'make_run_folder', 'write_metrics', 'read_metrics']
+           'claim_run_folder', 'unclaim', 'Run', 'start_run', 'restore', 'save', 'train_epoch', 'score_val', 'log',
+           'finish', 'train', 'make_run_folder', 'write_metrics', 'read_metrics']
 
 # %% ../nbs/13_train.ipynb #bcf43c17
 import dataclasses, hashlib, json, logging, math, os, random, re, time
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from .core import FolderLock, check_choice, check_range, progress_bar, write_atomic, write_text_atomic
+from .core import LOCK, FolderLock, check_choice, check_range, progress_bar, write_atomic, write_text_atomic
 from .data import (EpochLoader, ImageCache, PILSource, WSOLDataset, build_cache, cache_folder, has_masks,
                                identity_hash, load_masks, normalize_batch, read_cub_metadata, text_lines)
 from .metrics import BoxEvaluator, MaskEvaluator, save_records
@@ -475,11 +475,12 @@ def check_run_folder(out, cfg):
 def claim_run_folder(out, cfg):
     """Create `out`, lock it for this process, check it again (another process may have started meanwhile); with
     `overwrite`, remove the old run (`final.json` first: an interrupted overwrite is never read back as finished); then
-    `config.json`. Returns the lock."""
+    `config.json`. Returns the lock; `lock.fresh` says whether the folder held no run before (see `unclaim`)."""
     make_run_folder(out)
     lock = FolderLock(out, 'training').acquire()
     try:
         check_run_folder(out, cfg)
+        lock.fresh = saved_config(out) is None or cfg.overwrite
         if cfg.overwrite:
             for f in ('final.json', *RUN_FILES): (out / f).unlink(missing_ok=True)   # final.json first: see above
         write_text_atomic(out / 'config.json', json.dumps(dataclasses.asdict(cfg), indent=1))
@@ -487,6 +488,14 @@ def claim_run_folder(out, cfg):
         lock.release()
         raise
     return lock
+
+def unclaim(out, lock):
+    "Let go of a run folder whose run failed before it began: a folder claimed afresh is left as it was found."
+    if lock.fresh and not (out / 'last.pt').exists():
+        (out / 'config.json').unlink(missing_ok=True)
+        (out / LOCK).unlink(missing_ok=True)
+        if out.is_dir() and not any(out.iterdir()): out.rmdir()
+    lock.release()
 
 # %% ../nbs/13_train.ipynb #runclscd
 @dataclass
@@ -541,8 +550,8 @@ def start_run(cfg):
         opt, scaler = make_optimizer(model, cfg), torch.amp.GradScaler(enabled=amp == 'fp16')
         return Run(cfg, rank, world, device, amp, model, opt, make_schedule(opt, cfg, len(train_dl)), scaler,
                    train_dl, val_dl, test_dl, lock=lock)
-    except BaseException:
-        if lock is not None: lock.release()
+    except BaseException:                       # e.g. too few images for val_per_class: nothing left in the way
+        if lock is not None: unclaim(Path(cfg.out), lock)
         raise
 
 def restore(run):

@@ -150,3 +150,15 @@ def test_maps_to_boxes_refuses_empty_sides_in_one_line(shape, dtype):
     from dfm_tutorial.boxes import maps_to_boxes
     with pytest.raises(ValueError) as e: maps_to_boxes(np.zeros(shape, dtype), 0.5)
     assert str(e.value) == f"maps must be one map (h, w) or a batch (n, h, w) with h, w >= 1, got shape {shape}"
+
+
+def test_the_cam_region_is_the_boxed_contour_only():
+    "S19: with two blobs above the threshold, the region is the largest contour's pixels, all inside its box."
+    from dfm_tutorial.boxes import cam_region
+    cam = np.zeros((32, 32))
+    cam[2:12, 2:12], cam[20:26, 20:26] = 1.0, 0.9
+    region, box = cam_region(cam, 0.2)
+    assert box.tolist() == [2, 2, 12, 12]                                   # wsolevaluation's x + w convention
+    ys, xs = np.nonzero(region)
+    assert region.sum() == 100 and (xs.min(), ys.min(), xs.max(), ys.max()) == (2, 2, 11, 11)
+    assert not region[20:26, 20:26].any()                                  # the second blob is not shaded as boxed

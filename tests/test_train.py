@@ -600,3 +600,12 @@ def test_ddp_ranks_share_a_refusal_instead_of_hanging(toy, tmp_path):
     )
     assert r.returncode != 0 and r.stderr.count("holds files dfm-tutorial did not write (metrics.jsonl)") == 2, r.stderr
     assert (out / 'metrics.jsonl').read_text() == 'mine\n'
+
+
+def test_a_run_that_fails_before_it_begins_leaves_its_folder_as_found(toy, tmp_path):
+    "val_per_class larger than a class: one line, and no config.json or lock left to block the corrected run."
+    out = tmp_path / 'run'
+    said = in_process(*tiny_run(toy, out, 'val_per_class=40', 'eval_every=1'))
+    assert "val_per_class=40: class" in said and "has only 32 boxed training images" in said, said
+    assert not out.exists() or not any(p.name in ('config.json', '.lock') for p in out.iterdir())
+    assert in_process(*tiny_run(toy, out, 'val_per_class=4', 'eval_every=1')) is None
