@@ -94,9 +94,13 @@ def moved(page, image, keys, handle):
     CI machine whose other core runs another test worker, the kernel's redraw can take many seconds)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     before, was = image.get_attribute('src'), value(handle)
-    handle.focus()
     start = time.perf_counter()
-    for key in keys: handle.press(key)
+    for _ in range(3):                # a busy page can drop the focus, and the keys with it: press them again
+        handle.focus()
+        for key in keys: handle.press(key)
+        end = time.perf_counter() + 10
+        while value(handle) == was and time.perf_counter() < end: time.sleep(0.2)
+        if value(handle) != was: break
     try: page.wait_for_function('([img, old]) => img.src !== old', arg=[image.element_handle(), before], timeout=60_000)
     except PlaywrightTimeout:
         raise AssertionError(f"no new figure a minute after {len(keys)} key presses; the slider went from {was} "
