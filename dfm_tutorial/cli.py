@@ -48,6 +48,7 @@ def make_config(name='toy', overrides=()):
 EVALUATION_SETTINGS = ('data', 'eval_split', 'eval_size', 'batch_size', 'loader', 'val_per_class', 'hold_out_val',
                        'on_bad_image', *RUNTIME, *LOCATIONS)
 
+# %% ../nbs/14_cli.ipynb #a37e2es1
 def evaluation_config(ckpt, overrides, path):
     """The `TrainConfig` of checkpoint `ckpt` (read from `path`) with `key=value` `overrides` of `EVALUATION_SETTINGS`
     only, checked; its caches beside the checkpoint unless the run kept them in a folder of its own."""
@@ -65,7 +66,6 @@ def toml_value(v):
     if isinstance(v, dict): return '{' + ', '.join(f'{k} = {toml_value(x)}' for k, x in v.items()) + '}'
     if isinstance(v, (list, tuple)): return '[' + ', '.join(toml_value(x) for x in v) + ']'
     return json.dumps(v)
-
 
 # %% ../nbs/14_cli.ipynb #34ae9737
 COMMAND_GROUP = 'dfm_tutorial.commands'   # entry-point group: later lessons add subcommands without cli importing them

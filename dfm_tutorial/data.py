@@ -424,11 +424,11 @@ def _existing_cache(path, want):
                           "differ; choose another path or delete it")
 
 # %% ../nbs/10_data.ipynb #buildc2
-def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress=True, **dataset_kwargs):
+def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress=True, dataset=None, **dataset_kwargs):
     """Decode and resize a split once into `path/images.npy` (memory-mapped uint8 `(n, size, size, 3)`), resumable;
-    returns `path`."""
+    returns `path`. `dataset`: the split's `WSOLDataset` where the caller has it (its metadata is not read again)."""
     path, size = Path(path), size or (256 if split == 'train' else 224)
-    ds = WSOLDataset(root, split, transform=None, **dataset_kwargs)
+    ds = dataset or WSOLDataset(root, split, transform=None, **dataset_kwargs)
     if len(ds) == 0: raise ValueError(f"the {split} split of {root} has no images: are its metadata files empty?")
     want = cache_identity(ds, size)
     if path.exists() and not path.is_dir(): raise NotADirectoryError(f"cache path {path} is a file: choose a folder")
@@ -443,6 +443,7 @@ def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress
         (path / 'done.npy').unlink(missing_ok=True)                          # bookkeeping of an unfinished build
     return path
 
+# %% ../nbs/10_data.ipynb #buildcs1
 def _fill(ds, path, size, num_workers, chunk, progress):
     "Decode what is not done yet (in threads, `prefetch`), flushing every `chunk`; then boxes and labels."
     images, done, sizes = _open_progress(path, len(ds), size)
@@ -474,6 +475,7 @@ def _load_npy(path, mmap_mode=None):
     except (ValueError, OSError, EOFError) as e:
         raise ValueError(f"{path} is damaged ({e}): delete {path.parent} and the cache is built again") from None
 
+# %% ../nbs/10_data.ipynb #1acea2s1
 class ImageCache:
     """A finished cache: `cache.batch(positions)` gives images uint8 `(b, s, s, 3)`, labels, boxes `(b, k, 4)`, image
     ids and their indices in the split, leaving out the images its build skipped (as `PILSource` does)."""

@@ -80,6 +80,7 @@ def reference_results(cfg):
     return {name: {**b.compute(), **({'pxap': m.compute()['pxap']} if masks is not None else {})}
             for name, (b, m) in evaluators.items()}
 
+# %% ../nbs/17_experiments.ipynb #rungris1
 def save_cam_gallery(checkpoints, path, n=6, cache_dir=None):
     """CAMs of the first `n` evaluation images under each checkpoint; ground-truth boxes green, CAM boxes (paper's t)
     red. `cache_dir`: where the evaluation caches are (default: the runs' own, read relative to this folder)."""
@@ -104,6 +105,7 @@ def save_cam_gallery(checkpoints, path, n=6, cache_dir=None):
     plt.close(fig)
     return Path(path)
 
+# %% ../nbs/17_experiments.ipynb #rungris2
 def run_grid(runs, out, seeds=(0,), progress=True, overwrite=False, **common):
     """Train each of `runs` (`{label: overrides}`; a `config` key picks the config file, default 'toy') for each seed in
     `out/<label>_seed<s>`. A finished run of the same config is read back, an interrupted one resumed; a run of another

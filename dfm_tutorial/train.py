@@ -186,9 +186,10 @@ def image_source(cfg, split, size, rank=0, world_size=1):
     if cfg.loader == 'pil': return PILSource(ds, size)
     path = cache_folder(cfg.cache_dir or Path(cfg.out) / 'cache', ds, size)
     on_rank0(lambda: build_cache(cfg.data, split, path, size=size, num_workers=usable_workers(cfg.workers),
-                                 progress=cfg.progress, **split_options(cfg, split)), rank, world_size)
+                                 progress=cfg.progress, dataset=ds), rank, world_size)
     return ImageCache(path)
 
+# %% ../nbs/13_train.ipynb #be2e1bs1
 def train_loader(cfg, rank=0, world_size=1):
     "This rank's share of each training epoch: whole batches, each image cropped and flipped by `(seed, epoch, index)`."
     return EpochLoader(image_source(cfg, 'train', cfg.resize, rank, world_size), cfg.batch_size, shuffle=True,
@@ -317,6 +318,7 @@ def autocast(device, amp):
 
 BF16_CAPABILITY = 8            # compute capability from which CUDA GPUs run bf16 convolutions (Ampere); a T4 is 7.5
 
+# %% ../nbs/13_train.ipynb #11bbecs1
 def resolve_amp(amp, device):
     """(`amp` for `device`, why): 'auto' is bf16 from `BF16_CAPABILITY`, fp16 (with a gradient scaler) below, none on
     CPU."""
@@ -472,6 +474,7 @@ def check_run_folder(out, cfg):
     hint = 'nothing to do: its result is in final.json' if finished else '--resume continues it'
     raise FileExistsError(f"{out} holds {state} run of this config: {hint} (overwrite=true trains it again)")
 
+# %% ../nbs/13_train.ipynb #runfols1
 def claim_run_folder(out, cfg):
     """Create `out`, lock it for this process, check it again (another process may have started meanwhile); with
     `overwrite`, remove the old run (`final.json` first: an interrupted overwrite is never read back as finished); then
@@ -565,6 +568,7 @@ def restore(run):
     set_rng_state(ck['rng'])
     run.epoch, run.skip, run.running, run.history = ck['epoch'], ck['step'], ck['running'], ck['history']
 
+# %% ../nbs/13_train.ipynb #runstps1
 def save(run, step=0):
     "A checkpoint of everything `restore` needs, at `step` of epoch `run.epoch` (rank 0; through `save_atomic`)."
     if run.rank > 0: return
@@ -573,6 +577,7 @@ def save(run, step=0):
                      rng=rng_state(),
                      epoch=run.epoch, step=step, running=run.running, history=run.history), run.last)
 
+# %% ../nbs/13_train.ipynb #runstps2
 def train_epoch(run):
     "Step 3: one epoch of SGD steps (from `run.skip`), checkpointing every `save_every`; returns the epoch's row."
     cfg, steps = run.cfg, len(run.train_dl)
@@ -608,6 +613,7 @@ def train_epoch(run):
     run.running, run.skip = dict(loss=0.0, correct=0, seen=0), 0
     return row
 
+# %% ../nbs/13_train.ipynb #runstps3
 def score_val(run, row):
     "Step 4: the 'val' scores into `row`, every `eval_every` epochs and after the last (model selection: never test)."
     done = row['epoch']
@@ -634,6 +640,7 @@ def finish(run):
     if run.world > 1: dist.barrier()
     return result
 
+# %% ../nbs/13_train.ipynb #runstps4
 def train(cfg):
     "Train `cfg`'s model on `cfg`'s data; returns the final test scores (rank 0) and leaves the run in `cfg.out`."
     run = start_run(cfg)
@@ -668,6 +675,7 @@ def write_metrics(path, history):
     "`metrics.jsonl`, a JSON line per finished epoch, written whole and atomically: a kill leaves old or new."
     write_text_atomic(path, ''.join(json.dumps(row) + '\n' for row in history))
 
+# %% ../nbs/13_train.ipynb #runstps5
 def read_metrics(path, epochs_done):
     "The rows of `metrics.jsonl` up to epoch `epochs_done` (for checkpoints without `history`); damaged lines logged."
     rows = []
