@@ -11,14 +11,14 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "dfm-tutorial needs Python 3.10 or newer, found " + sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs,opencv]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)  ## the toy WSOL dataset -> data/toy, out/toy_samples.png; the DFM walk-through; CAM vs ADL vs DFM, one seed -> out/demo
+demo: $(STAMP)  ## the toy set -> data/toy, out/toy_samples.png; the DFM walk-through; every method at its tuned settings on the pretrained toy CNN (built on first use), one seed -> out/tuned
 	$(BIN)/python data_scripts/make_toy.py data/toy --samples out/toy_samples.png
-	$(BIN)/python -m dfm_tutorial demo --out out/demo --data data/toy
+	$(BIN)/python -m dfm_tutorial demo --tuned --out out/tuned --data data/toy
 	$(BIN)/python -c "from dfm_tutorial.dfm import save_walkthrough; print('wrote', save_walkthrough('out/dfm_walkthrough.png'))"
 
 test: $(STAMP)  ## tests/ and every notebook (nbval), as configured in pyproject.toml
@@ -43,7 +43,7 @@ bench: $(STAMP)  ## the benchmark tables
 	$(BIN)/python bench/loader_speed.py
 	$(BIN)/python bench/explorer_speed.py
 
-lab: $(STAMP)  ## JupyterLab in the project's environment (ipywidgets 8 for the explorer); as root (containers) it needs --allow-root
+lab: $(STAMP)  ## JupyterLab in the project's environment; as root (containers) it needs --allow-root
 	$(BIN)/jupyter lab nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 SPHINX := $(BIN)/sphinx-build -W --keep-going -q -E -b html -c docs -d build/doctrees nbs
@@ -62,9 +62,9 @@ check-site: docs  ## the site of `make docs` (a copy, MathJax served locally), e
 	$(BIN)/python docs/check_site.py build/site --mathjax _static/mathjax/tex-mml-chtml.js --shots out/screenshots index 04_dfm 40_explorer
 
 README_RUNS := out/readme
-readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 on the toy set, seed 0 -> nbs/images/cam_vs_dfm.png
-	$(BIN)/python -m dfm_tutorial demo --methods cam dfm --out $(README_RUNS) --data data/toy
-	$(BIN)/python -m dfm_tutorial train --config toy method=dfm 'options={beta=0.5}' data=data/toy \
+readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 on the toy set, from scratch, seed 0 -> nbs/images/cam_vs_dfm.png
+	$(BIN)/python -m dfm_tutorial demo --config toy_scratch --methods cam dfm --out $(README_RUNS) --data data/toy
+	$(BIN)/python -m dfm_tutorial train --config toy_scratch method=dfm 'options={beta=0.5}' data=data/toy \
 	    out=$(README_RUNS)/dfm_beta05_seed0 cache_dir=$(README_RUNS)/cache progress=false
 	$(BIN)/python -c "from dfm_tutorial.experiments import save_cam_gallery; print(save_cam_gallery({'CAM': '$(README_RUNS)/cam_seed0/last.pt', \
 	    'DFM': '$(README_RUNS)/dfm_seed0/last.pt', 'DFM, β = 0.5': '$(README_RUNS)/dfm_beta05_seed0/last.pt'}, 'nbs/images/cam_vs_dfm.png'))"

@@ -6,7 +6,8 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['WSOL_THRESHOLDS', 'PAPER_CAM_THRESHOLD', 'BoxEvaluator', 'best_cam_thresholds', 'MaskEvaluator', 'box_scores',
-           'bootstrap_weights', 'paired_bootstrap', 'save_records', 'load_records', 'center_gaussian_maps']
+           'bootstrap_weights', 'seed_draws', 'paired_bootstrap', 'save_records', 'load_records',
+           'center_gaussian_maps']
 
 # %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
@@ -261,21 +262,32 @@ def bootstrap_weights(n_images, n_boot=1000, seed=0):
     rng = np.random.default_rng(seed)
     return rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=n_boot).astype(np.float32)
 
+def seed_draws(n_seeds, n_boot=1000, seed=0):
+    "Which seeds each of `n_boot` draws takes, with replacement: `(n_boot, n_seeds)` indices (all 0 for one seed)."
+    return np.random.default_rng([seed, 1]).integers(0, n_seeds, (n_boot, n_seeds))
+
 def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level=0.95, seed=0):
-    """Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images), with its bootstrap
-    interval."""
+    """Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images, `runs_a[s]` and
+    `runs_b[s]` trained with seed `s`), with a bootstrap interval that resamples seeds, then test images."""
     runs_a, runs_b = list(runs_a), list(runs_b)
     if not runs_a or not runs_b: raise ValueError("paired_bootstrap needs at least one run on each side")
+    if len(runs_a) != len(runs_b):
+        raise ValueError(f"paired_bootstrap pairs runs by seed: give the same seeds on both sides, got "
+                         f"{len(runs_a)} and {len(runs_b)} runs")
     sizes = {r['hits'].shape[1] for r in runs_a + runs_b}
     if len(sizes) != 1:
         raise ValueError(f"paired runs must be scored on the same test images, got sizes {sorted(sizes)}")
     check_range('level', level, 0, 1, low_open=True, high_open=True)
-    w = bootstrap_weights(sizes.pop(), n_boot, seed)                          # one draw for every run: paired
-    mean = lambda runs, weights=None: np.mean([box_scores(r, weights, (metric,))[metric] for r in runs], axis=0)
-    diffs = mean(runs_b, w) - mean(runs_a, w)                                 # (B,)
+    w = bootstrap_weights(sizes.pop(), n_boot, seed)                          # one image draw for every run: paired
+    scores = lambda runs, weights=None: np.stack([box_scores(r, weights, (metric,))[metric] for r in runs])
+    d = scores(runs_b, w) - scores(runs_a, w)                                 # (S, B): each seed's difference, per draw
+    picks = seed_draws(len(runs_a), n_boot, seed).T                           # (S, B): the seeds each draw takes
+    diffs = np.take_along_axis(d, picks, 0).mean(0)                           # (B,)
     low, high = np.percentile(diffs, [50 * (1 - level), 50 * (1 + level)])
-    return dict(diff=float(mean(runs_b) - mean(runs_a)), low=float(low), high=float(high), level=level,
-                n_images=int(w.shape[1]), n_seeds=(len(runs_a), len(runs_b)), n_boot=n_boot)
+    per_seed = scores(runs_b) - scores(runs_a)                                # (S,) on the whole test set
+    return dict(diff=float(per_seed.mean()), low=float(low), high=float(high), level=level,
+                per_seed=[float(v) for v in per_seed], n_images=int(w.shape[1]), n_seeds=len(runs_a), n_boot=n_boot)
+
 
 # %% ../nbs/08_metrics.ipynb #recio1cd
 def save_records(path, records):

@@ -265,9 +265,12 @@ def _backbone(arch, weights, large_feature_map, toy_width, toy_stride):
         return vgg16_features(weights), 1024, conv6, ('head', 'fc')
     if arch == 'mobilenetv1':
         return mobilenetv1_features(weights, large_feature_map), 1024, None, ('fc',)
-    if weights is not None:
-        raise ValueError('the toy backbone has no pretrained weights: leave weights empty (weights="")')
-    return toy_features(toy_width, toy_stride), 4 * toy_width, None, ('features', 'fc')
+    features = toy_features(toy_width, toy_stride)
+    if weights is None: return features, 4 * toy_width, None, ('features', 'fc')       # from scratch: all of it is new
+    if not _is_file(weights):
+        raise ValueError(f"weights={weights!r}: the toy backbone takes a .pth file of its features, or none "
+                         "(train resolves weights='toy-pretrained' to the pretrained one, lesson 17a)")
+    return load_backbone_state(features, read_state_dict(weights)), 4 * toy_width, None, ('fc',)
 
 def create_wsol_model(arch, method='cam', num_classes=200, weights=None, positions=None, large_feature_map=False,
                       toy_width=TOY_WIDTH, toy_stride=4, **options):

@@ -13,11 +13,11 @@ __all__ = ['WSOL_FILES', 'WSOL_SIZE', 'MAX_MAP_SIDE', 'read_wsol_metadata', 'ima
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import cv2
 import numpy as np
 from PIL import Image
 from .core import check_range, progress_bar, write_text_atomic
 import torch
+from .boxes import require_cv2
 from .cam import normalize_cams
 from .data import (SPLITS, MetadataError, WSOLMetadata, check_boxes_fit, gather_boxes, split_indices,
                                text_lines)
@@ -209,6 +209,7 @@ def load_score_map(path, size=WSOL_SIZE):
     cam = read_npy_map(path)
     if not np.isfinite(cam).all(): raise ValueError(f"{path}: the score map has NaN or inf values")
     if cam.shape != (size, size):
+        cv2 = require_cv2()
         cam = normalize_score_map(cv2.resize(cam.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC))
     elif cam.min() < 0 or cam.max() > 1:
         raise ValueError(f"{path}: a {size} × {size} score map must lie in [0, 1], "
@@ -218,6 +219,7 @@ def load_score_map(path, size=WSOL_SIZE):
 # %% ../nbs/18_own_cams.ipynb #06db1452
 def _mask_png(path, size):
     "A mask file as wsolevaluation reads it: grayscale, nearest-neighbour resize, any value above 0.5 is on."
+    cv2 = require_cv2()
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if Path(path).is_file() else None
     if mask is None: raise FileNotFoundError(f"no readable mask image {path}")
     return cv2.resize(np.float32(mask), (size, size), interpolation=cv2.INTER_NEAREST) > 0.5

@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/cub.html.md"""
 
 # %% auto #0
 __all__ = ['SMOKE_OVERRIDES', 'SMOKE_ROWS', 'DRIVE_RUNS', 'LOCAL_CACHES', 'PAPER_TABLE1_CUB', 'PAPER_TABLE2', 'PAPER_TABLE3',
-           'BACKBONES', 'TABLE3_ROWS', 'run_folders', 'reproduction_runs', 'comparison_table']
+           'BACKBONES', 'TABLE3_ROWS', 'run_folders', 'drop_checkpoints', 'reproduction_runs', 'comparison_table']
 
 # %% ../nbs/30_cub.ipynb #a696dced
 from .experiments import SMOKE_TRAIN
@@ -35,6 +35,15 @@ def run_folders(here, use_drive=False):
     os.environ.setdefault('TORCH_HOME', str(DRIVE_RUNS / 'torch'))
     return DRIVE_RUNS, LOCAL_CACHES
 
+
+# %% ../nbs/30_cub.ipynb #dropckpt
+def drop_checkpoints(runs):
+    "Delete the checkpoints (`*.pt`) of every run under `runs`, keeping configs, records and results; the bytes freed."
+    freed = 0
+    for ckpt in Path(runs).rglob('*.pt'):
+        freed += ckpt.stat().st_size
+        ckpt.unlink()
+    return freed
 
 # %% ../nbs/30_cub.ipynb #2e720905
 from .models import METHODS

@@ -6,8 +6,10 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/toy.html.md"""
 
 # %% auto #0
 __all__ = ['CUB_FILES', 'HEAD_COLOURS', 'IMAGE_SIZE', 'MIN_IMAGE_SIZE', 'BIRD_SCALE', 'HEAD_SCALE', 'TRAIN_PER_CLASS',
-           'TEST_PER_CLASS', 'SEGMENTATIONS', 'write_cub_metadata', 'draw_toy_birds', 'segmentation_path',
-           'staging_folder', 'make_toy_dataset', 'save_toy_samples']
+           'TEST_PER_CLASS', 'SEGMENTATIONS', 'SHAPES', 'TEXTURES', 'SHAPE_COLOURS', 'SHAPE_SCALE', 'PRETRAIN_CLASSES',
+           'PRETRAIN_TRAIN', 'PRETRAIN_TEST', 'write_cub_metadata', 'draw_background', 'draw_toy_birds',
+           'segmentation_path', 'staging_folder', 'make_toy_dataset', 'save_toy_samples', 'shape_classes',
+           'shape_class_name', 'hue_rgb', 'draw_toy_shapes', 'make_shapes_dataset']
 
 # %% ../nbs/09_toy.ipynb #2cb76cef
 import json, os, shutil
@@ -83,6 +85,27 @@ def _check_scale(name, scale):
         raise ValueError(f"{name} must be (low, high) with 0 < low <= high < 0.5, got {tuple(scale)}")
     return lo, hi
 
+def draw_background(rng, n, size, clutter=4):
+    """`n` backgrounds `(n, h, w, 3)` float (a grey level, two slow waves, pixel noise, `clutter` blobs, half of them
+    striped), the pixel grid `(x, y)` and `u(low, high, *shape)`, uniform floats from the same `rng`."""
+    (w, h), s = size, min(size)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5                          # pixel centres (h, w)
+    u = lambda lo, hi, *shape: rng.uniform(lo, hi, shape or (n,)).astype(np.float32)
+    grey = u(.3, .7)[:, None, None, None]                                       # drawn first: the order fixes the birds
+    waves = np.sin(2 * np.pi * (x[..., None] * u(-2, 2, n, 1, 1, 1) + y[..., None] * u(-2, 2, n, 1, 1, 1)) / s
+                   + u(0, 6.3, n, 1, 1, 3))
+    img = grey + .08 * waves
+    img = img + rng.normal(0, .03, (n, h, w, 3)).astype(np.float32)             # (n, h, w, 3)
+    m = (n, clutter)
+    blobs = _ellipses(x, y, u(0, w, *m), u(0, h, *m), (a := u(.05, .14, *m) * s), a * u(.4, 1, *m), u(0, np.pi, *m))
+    striped = _stripes(x, y, u(0, np.pi, *m), u(.05, .09, *m) * s) & (u(0, 1, *m) < .5)[..., None, None]
+    colour = u(.25, .75, *m, 1) + u(-.12, .12, *m, 3)                          # greyish, lightly tinted
+    for j in range(clutter):                                                    # painted in order: later blobs on top
+        shade = np.where(striped[:, j, ..., None], .55, 1.) * colour[:, j, None, None]
+        img = np.where(blobs[:, j, ..., None], shade, img)
+    return img, x, y, u
+
+# %% ../nbs/09_toy.ipynb #38c29782
 def draw_toy_birds(labels, size=(IMAGE_SIZE, IMAGE_SIZE), num_classes=5, clutter=4, stripe_jitter=0.5, rng=None,
                    bird_scale=BIRD_SCALE,    # (low, high) body half-axis, fraction of the shorter side
                    head_scale=HEAD_SCALE,    # (low, high) head radius, same unit
@@ -97,22 +120,7 @@ def draw_toy_birds(labels, size=(IMAGE_SIZE, IMAGE_SIZE), num_classes=5, clutter
         raise ValueError(f"bird_scale {bird_scale} with head_scale {head_scale} does not fit the image: "
                          "need bird_scale high + 1.4 * head_scale high < 0.5")
     if not 0 <= body_evidence <= 1: raise ValueError(f"body_evidence must lie in [0, 1], got {body_evidence}")
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5                          # pixel centres (h, w)
-    u = lambda lo, hi, *shape: rng.uniform(lo, hi, shape or (n,)).astype(np.float32)
-    # background: grey level, two slow waves, noise
-    grey = u(.3, .7)[:, None, None, None]                                       # drawn first: the order fixes the birds
-    waves = np.sin(2 * np.pi * (x[..., None] * u(-2, 2, n, 1, 1, 1) + y[..., None] * u(-2, 2, n, 1, 1, 1)) / s
-                   + u(0, 6.3, n, 1, 1, 3))
-    img = grey + .08 * waves
-    img = img + rng.normal(0, .03, (n, h, w, 3)).astype(np.float32)             # (n, h, w, 3)
-    # clutter: blobs anywhere, half of them striped
-    m = (n, clutter)
-    blobs = _ellipses(x, y, u(0, w, *m), u(0, h, *m), (a := u(.05, .14, *m) * s), a * u(.4, 1, *m), u(0, np.pi, *m))
-    striped = _stripes(x, y, u(0, np.pi, *m), u(.05, .09, *m) * s) & (u(0, 1, *m) < .5)[..., None, None]
-    colour = u(.25, .75, *m, 1) + u(-.12, .12, *m, 3)                          # greyish, lightly tinted
-    for j in range(clutter):                                                    # painted in order: later blobs on top
-        shade = np.where(striped[:, j, ..., None], .55, 1.) * colour[:, j, None, None]
-        img = np.where(blobs[:, j, ..., None], shade, img)
+    img, x, y, u = draw_background(rng, n, size, clutter)
     # the bird: body ellipse, head disc just past the tip of its long axis
     a, r, theta = u(*bird_scale) * s, u(*head_scale) * s, u(0, 2 * np.pi)
     b = a * u(.45, .6)
@@ -141,17 +149,22 @@ def segmentation_path(root, image_path):
     "Where CUB keeps the mask of `image_path` (a path relative to `images/`): `segmentations/<same path>.png`."
     return Path(root) / SEGMENTATIONS / Path(image_path).with_suffix('.png')
 
-def _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter, quality,
-                bird_scale, head_scale, body_evidence):
-    "The arguments that decide a toy dataset's files, checked, as a JSON-able dict."
+def _check_counts(num_classes, most, train_per_class, test_per_class, image_size, clutter, why):
+    "The image size `(w, h)` of a toy set's checked counts; `why` says what limits the classes to `most`."
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if not 1 <= num_classes <= len(HEAD_COLOURS):
-        raise ValueError(f"num_classes must be 1..{len(HEAD_COLOURS)} (one head colour each), got {num_classes}")
+    if not 1 <= num_classes <= most: raise ValueError(f"num_classes must be 1..{most} ({why}), got {num_classes}")
     if train_per_class < 1 or test_per_class < 1:
         raise ValueError(f"train_per_class and test_per_class must be >= 1, got {train_per_class} and {test_per_class}")
     if len(size) != 2 or min(size) < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size must be an int or (width, height), each >= {MIN_IMAGE_SIZE}, got {image_size}")
     if clutter < 0: raise ValueError(f"clutter must be >= 0, got {clutter}")
+    return size
+
+def _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter, quality,
+                bird_scale, head_scale, body_evidence):
+    "The arguments that decide a toy dataset's files, checked, as a JSON-able dict."
+    size = _check_counts(num_classes, len(HEAD_COLOURS), train_per_class, test_per_class, image_size, clutter,
+                         'one head colour each')
     draw_toy_birds([0], size, 1, 0, stripe_jitter, 0, bird_scale, head_scale, body_evidence)   # checks the bird's knobs
     return dict(num_classes=num_classes, train_per_class=train_per_class, test_per_class=test_per_class,
                 image_size=list(size), seed=seed, clutter=clutter, stripe_jitter=stripe_jitter, quality=quality,
@@ -172,10 +185,11 @@ def _existing_toy(root, params):
                               "choose an empty or new folder for the toy set")
     return False
 
-def _draw_toy(folder, params, chunk, progress):
-    "Draw the toy set of checked `params` into `folder`: images, masks, the metadata files, and `toy.json` last."
+# %% ../nbs/09_toy.ipynb #dffa4ca8
+def _draw_toy(folder, params, names, draw, chunk, progress, what):
+    """Draw the toy set of checked `params` into `folder`: images and masks from `draw(labels, rng)` → `(images, boxes,
+    masks)`, the metadata files, and `toy.json` last."""
     k, n_train = params['num_classes'], params['train_per_class']
-    names = [f"{j + 1:03d}.{c}" for j, c in enumerate(list(HEAD_COLOURS)[:k])]
     per_class = n_train + params['test_per_class']
     labels = np.repeat(np.arange(k), per_class)
     is_train = np.tile(np.arange(per_class) < n_train, k)
@@ -183,11 +197,9 @@ def _draw_toy(folder, params, chunk, progress):
     for name in names:
         for sub in ('images', SEGMENTATIONS): (folder / sub / name).mkdir(parents=True, exist_ok=True)
     rng, boxes = np.random.default_rng(params['seed']), []
-    style = {key: params[key] for key in ('clutter', 'stripe_jitter', 'bird_scale', 'head_scale', 'body_evidence')}
-    for start in progress_bar(range(0, len(labels), chunk), desc='drawing toy birds', unit='chunk',
-                              disable=not progress):
-        ims, bxs, info = draw_toy_birds(labels[start:start + chunk], tuple(params['image_size']), k, rng=rng, **style)
-        for im, mask, p in zip(ims, info['body'] | info['head'], paths[start:start + chunk]):
+    for start in progress_bar(range(0, len(labels), chunk), desc=f'drawing {what}', unit='chunk', disable=not progress):
+        ims, bxs, masks = draw(labels[start:start + chunk], rng)
+        for im, mask, p in zip(ims, masks, paths[start:start + chunk]):
             Image.fromarray(im).save(folder / 'images' / p, quality=params['quality'])
             Image.fromarray(mask.astype(np.uint8) * 255).save(segmentation_path(folder, p))
         boxes.extend(bxs[:, None])
@@ -199,21 +211,30 @@ def staging_folder(root):
     root = Path(root).resolve()                                   # '.' has no name to put a suffix on
     return root.with_name(f".{root.name}.partial")
 
+def _write_toy(root, params, names, draw, chunk, progress, what):
+    "`root` holding the toy set of `params`: drawn (by `_draw_toy`) unless it is there already."
+    root = Path(root)
+    if _existing_toy(root, params):
+        if progress: print(f"{what} already at {root} (same arguments): nothing to do")
+        return root
+    staging = staging_folder(root)
+    shutil.rmtree(staging, ignore_errors=True)                    # what a killed draw left: drawn again from the start
+    _draw_toy(staging, params, names, draw, chunk, progress, what)
+    os.replace(staging, root)                                     # one rename: `root` is absent, empty or complete
+    return root
+
 def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_per_class=TEST_PER_CLASS,
                      image_size=IMAGE_SIZE, seed=0, clutter=4, stripe_jitter=0.5, quality=95, chunk=64, progress=True,
                      bird_scale=BIRD_SCALE, head_scale=HEAD_SCALE, body_evidence=1.0):
     "Draw a toy WSOL dataset and write it under `root` in the CUB-200-2011 format, masks included; returns `root`."
-    root = Path(root)
     params = _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter,
                          quality, bird_scale, head_scale, body_evidence)
-    if _existing_toy(root, params):
-        if progress: print(f"toy dataset already at {root} (same arguments): nothing to do")
-        return root
-    staging = staging_folder(root)
-    shutil.rmtree(staging, ignore_errors=True)                    # what a killed draw left: drawn again from the start
-    _draw_toy(staging, params, chunk, progress)
-    os.replace(staging, root)                                     # one rename: `root` is absent, empty or complete
-    return root
+    names = [f"{j + 1:03d}.{c}" for j, c in enumerate(list(HEAD_COLOURS)[:num_classes])]
+    style = {key: params[key] for key in ('clutter', 'stripe_jitter', 'bird_scale', 'head_scale', 'body_evidence')}
+    def draw(labels, rng):
+        ims, bxs, info = draw_toy_birds(labels, tuple(params['image_size']), num_classes, rng=rng, **style)
+        return ims, bxs, info['body'] | info['head']
+    return _write_toy(root, params, names, draw, chunk, progress, 'toy birds')
 
 # %% ../nbs/09_toy.ipynb #6094b488
 def save_toy_samples(root, path, n=16, ncols=8):
@@ -237,3 +258,86 @@ def save_toy_samples(root, path, n=16, ncols=8):
     fig.savefig(path, dpi=80, bbox_inches='tight')
     plt.close(fig)
     return path
+
+# %% ../nbs/09_toy.ipynb #f47df472
+SHAPES = ('disc', 'square', 'triangle', 'diamond', 'ring')
+TEXTURES = ('plain', 'checks', 'coarse-checks', 'dots', 'grid', 'rings', 'gradient', 'speckle')
+SHAPE_COLOURS = 12                    # hues evenly around the colour wheel
+SHAPE_SCALE = (0.2, 0.34)             # object radius, fraction of the side: objects fill much of the image, as birds do
+
+def shape_classes(num_classes, seed=0):
+    "`num_classes` distinct (shape, colour, texture) index triples `(k, 3)`, drawn from all 480 by `seed`."
+    combos = np.stack(np.meshgrid(range(len(SHAPES)), range(SHAPE_COLOURS), range(len(TEXTURES)), indexing='ij'), -1)
+    combos = combos.reshape(-1, 3)
+    if not 1 <= num_classes <= len(combos): raise ValueError(f"num_classes must be 1..{len(combos)}, got {num_classes}")
+    return combos[np.random.default_rng(seed).permutation(len(combos))[:num_classes]]
+
+def shape_class_name(triple):
+    "'ring-hue7-dots': a class's folder name."
+    s, c, t = (int(v) for v in triple)
+    return f"{SHAPES[s]}-hue{c}-{TEXTURES[t]}"
+
+def hue_rgb(hue):
+    "RGB `(n, 3)` in [0, 1] of colour-wheel positions `hue` `(n,)` in [0, 1) (saturation .75, value .85)."
+    k = (np.asarray(hue, np.float32)[:, None] * 6 + np.array([5, 3, 1], np.float32)) % 6      # HSV → RGB, vectorised
+    return .85 - .85 * .75 * np.clip(np.minimum(k, 4 - k), 0, 1)
+
+# %% ../nbs/09_toy.ipynb #40be4307
+def _shape_masks(kind, dx, dy, r):
+    "Boolean masks `(n, h, w)` of shapes `kind` `(n,)` of radius `r` in object coordinates `dx, dy` `(n, h, w)`."
+    d, rr = np.hypot(dx, dy), r[:, None, None]
+    tri = np.stack([dx * np.cos(a) + dy * np.sin(a) for a in (np.pi / 2, 7 * np.pi / 6, 11 * np.pi / 6)]).max(0)
+    masks = np.stack([d <= rr, np.maximum(abs(dx), abs(dy)) <= .8 * rr, tri <= .55 * rr,
+                      abs(dx) + abs(dy) / .75 <= rr, (d <= rr) & (d >= .55 * rr)])          # (5, n, h, w)
+    return np.take_along_axis(masks, np.asarray(kind)[None, :, None, None], 0)[0]
+
+def _textures(kind, dx, dy, r, rng):
+    "Shade factors `(n, h, w)` in [.45, 1] of textures `kind` `(n,)` in object coordinates."
+    p, d = (r / 4)[:, None, None], np.hypot(dx, dy)
+    cell = lambda q: (np.floor(dx / q) + np.floor(dy / q)) % 2 == 0
+    near = lambda q: np.hypot((dx / q) % 1 - .5, (dy / q) % 1 - .5)                # distance to the lattice point
+    dark = np.stack([np.zeros_like(dx, bool), cell(p / 2), cell(p * 1.2), near(p) < .3, near(p) > .4,
+                     np.cos(2 * np.pi * d / p) > 0, np.zeros_like(dx, bool), rng.random(dx.shape) < .4])
+    shade = np.where(np.take_along_axis(dark, np.asarray(kind)[None, :, None, None], 0)[0], .55, 1.)
+    gradient = np.asarray(kind)[:, None, None] == TEXTURES.index('gradient')
+    return np.where(gradient, 1 - .5 * np.clip(d / p / 4, 0, 1), shade)
+
+# %% ../nbs/09_toy.ipynb #b4276ce3
+def draw_toy_shapes(classes, size=(IMAGE_SIZE, IMAGE_SIZE), clutter=4, rng=None, scale=SHAPE_SCALE):
+    """Images `(n, h, w, 3)` uint8 of one object each on the birds' background; `classes` `(n, 3)` are (shape, colour,
+    texture) triples. Returns the images, the objects' boxes `(n, 4)` `(x, y, w, h)` and masks `(n, h, w)`."""
+    rng = np.random.default_rng(rng)
+    classes = np.asarray(classes).reshape(-1, 3)
+    (w, h), n, s = size, len(classes), min(size)
+    lo, hi = _check_scale('scale', scale)
+    img, x, y, u = draw_background(rng, n, size, clutter)
+    r, theta = u(lo, hi) * s, u(0, 2 * np.pi)
+    cx, cy = u(0, 1) * (w - 2 * r) + r, u(0, 1) * (h - 2 * r) + r                # the whole object inside the image
+    ddx, ddy = x - cx[:, None, None], y - cy[:, None, None]                       # (n, h, w)
+    c, si = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    dx, dy = ddx * c + ddy * si, ddy * c - ddx * si                               # rotated into the object's frame
+    mask = _shape_masks(classes[:, 0], dx, dy, r)
+    hue = (classes[:, 1] + u(-.15, .15)) / SHAPE_COLOURS                          # a little jitter within each hue
+    colour = hue_rgb(hue % 1) * u(.85, 1.15)[:, None]
+    shade = _textures(classes[:, 2], dx, dy, r, rng)[..., None] * colour[:, None, None]
+    img = np.where(mask[..., None], shade, img)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), _mask_boxes(mask), mask
+
+# %% ../nbs/09_toy.ipynb #e2f5edf8
+PRETRAIN_CLASSES, PRETRAIN_TRAIN, PRETRAIN_TEST = 32, 125, 25
+
+def make_shapes_dataset(root, num_classes=PRETRAIN_CLASSES, train_per_class=PRETRAIN_TRAIN,
+                        test_per_class=PRETRAIN_TEST, image_size=IMAGE_SIZE, seed=1, clutter=4, scale=SHAPE_SCALE,
+                        quality=95, chunk=64, progress=True):
+    """Draw the toy pretraining set (classes of `shape_classes(num_classes)`) under `root` in the CUB-200-2011 format;
+    returns `root`."""
+    size = _check_counts(num_classes, len(SHAPES) * SHAPE_COLOURS * len(TEXTURES), train_per_class, test_per_class,
+                         image_size, clutter, 'one (shape, colour, texture) triple each')
+    _check_scale('scale', scale)
+    params = dict(kind='shapes', num_classes=num_classes, train_per_class=train_per_class,
+                  test_per_class=test_per_class, image_size=list(size), seed=seed, clutter=clutter,
+                  scale=[float(v) for v in scale], quality=quality, masks=SEGMENTATIONS)
+    classes = shape_classes(num_classes)
+    names = [f"{j + 1:03d}.{shape_class_name(c)}" for j, c in enumerate(classes)]
+    draw = lambda labels, rng: draw_toy_shapes(classes[labels], size, clutter, rng, scale)
+    return _write_toy(root, params, names, draw, chunk, progress, 'toy shapes')

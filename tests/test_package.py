@@ -67,10 +67,13 @@ def test_sdist_and_wheel_carry_the_configs_and_the_version(dist):
     wheel, = dist.glob('*.whl')
     sdist, = dist.glob('*.tar.gz')
     assert wheel.name == f'dfm_tutorial-{ver}-py3-none-any.whl' and sdist.name == f'dfm_tutorial-{ver}.tar.gz'
-    configs = {p.name for p in (ROOT / 'dfm_tutorial' / 'configs').glob('*.toml')}
-    in_wheel = {Path(n).name for n in zipfile.ZipFile(wheel).namelist() if n.startswith('dfm_tutorial/configs/')}
-    in_sdist = {Path(n).name for n in tarfile.open(sdist).getnames() if '/dfm_tutorial/configs/' in n}
-    assert configs and in_wheel == configs and in_sdist == configs
+    top = ROOT / 'dfm_tutorial' / 'configs'                          # train configs, and recipes/ (pretraining, tuned)
+    configs = {str(p.relative_to(top)) for p in top.rglob('*.toml')}
+    in_wheel = {n.split('dfm_tutorial/configs/')[1] for n in zipfile.ZipFile(wheel).namelist()
+                if n.startswith('dfm_tutorial/configs/') and n.endswith('.toml')}
+    in_sdist = {n.split('/dfm_tutorial/configs/')[1] for n in tarfile.open(sdist).getnames()
+                if '/dfm_tutorial/configs/' in n and n.endswith('.toml')}
+    assert 'recipes/toy_pretrain.toml' in configs and in_wheel == configs and in_sdist == configs
 
 
 def test_the_wheel_installs_and_trains_a_toy_epoch(dist, tmp_path):
@@ -99,8 +102,10 @@ def test_the_wheel_installs_and_trains_a_toy_epoch(dist, tmp_path):
         "train_per_class=8, test_per_class=4, progress=False)", cwd=work, env=env)
     args = ['data=toy', 'num_classes=2', 'epochs=1', 'batch_size=8', 'val_per_class=1', 'workers=0', 'progress=false']
     cli = tmp_path / 'venv' / 'bin' / 'dfm-tutorial'
-    out = run(cli, 'train', '--config', 'toy', *args, 'out=run', cwd=work, env=env)
+    out = run(cli, 'train', '--config', 'toy', *args, 'out=run', cwd=work, env={**env, 'DFM_SMOKE': '1'})
     assert '"top1_cls"' in out and (work / 'run' / 'final.json').is_file()
+    # weights = "toy-pretrained": the installed recipe's (smoke) backbone, pretrained beside the data on first use
+    assert list((work / 'toy_pretrain').glob('*/runs/*/backbone.pth'))
 
 
 def test_the_gradcam_extra_installs_from_pypi(dist, tmp_path):

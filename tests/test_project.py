@@ -43,8 +43,10 @@ def test_readme_and_index_list_every_lesson():
 
 
 def test_colab_notebooks_open_with_a_badge_and_a_setup_cell():
-    "The GPU notebooks and the explorer: a badge to their own path, then a first code cell that installs the package."
+    """The GPU notebooks and the explorer: a badge to their own path, then the install cell (tests/test_colab.py checks
+    it in every notebook); the GPU notebooks look for a GPU in their next code cell."""
     import json
+    from dfm_tutorial.core import INSTALL_CELL
     colab = [nb for nb in sorted((ROOT / 'nbs').glob('*.ipynb')) if 'SMOKE = use_smoke_run()' in nb.read_text()]
     assert {nb.name for nb in colab} == {'30_cub.ipynb', '31_ilsvrc.ipynb'}
     for nb in colab + [ROOT / 'nbs' / '40_explorer.ipynb']:
@@ -54,28 +56,52 @@ def test_colab_notebooks_open_with_a_badge_and_a_setup_cell():
         assert (
             f'colab.research.google.com/github/dfm-tutorial/dfm-tutorial/blob/main/nbs/{nb.name}' in cells[0] + cells[1]
         ), nb.name
-        assert "find_spec('dfm_tutorial') is None" in code[0] and "'pip', 'install'" in code[0], (
-            f"{nb.name}: the first code cell installs"
-        )
-        if nb in colab: assert 'SMOKE = use_smoke_run()' in code[0], f"{nb.name}: the first code cell looks for a GPU"
+        assert code[0] == INSTALL_CELL, f"{nb.name}: the first code cell installs"
+        if nb in colab: assert 'SMOKE = use_smoke_run()' in code[1], f"{nb.name}: the second code cell looks for a GPU"
 
 
-def test_gpu_notebooks_need_only_the_package():
-    """Lessons 30 and 31 run on Colab after `pip install` of the package alone: each import is the standard library, a
-    runtime dependency in pyproject.toml, IPython (every kernel has it) or Colab's own `google.colab`."""
+def runtime_modules():
+    """The top-level modules that `pip install dfm-tutorial` brings: those of the distributions in pyproject.toml's
+    dependencies and of everything they require in turn (their installed metadata, extras left out)."""
+    from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
+    from packaging.requirements import Requirement
+    canon = lambda name: re.sub(r'[-_.]+', '-', name).lower()
+    todo = [Requirement(d) for d in tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['dependencies']]
+    roots = {r.name.replace('-', '_') for r in todo}                         # tomli too, though 3.11+ never needs it
+    todo, seen = [r.name for r in todo if r.marker is None or r.marker.evaluate()], set()
+    while todo:
+        name = canon(todo.pop())
+        if name in seen: continue
+        seen.add(name)
+        try: requires = distribution(name).requires or []
+        except PackageNotFoundError: continue                                 # a marker for another Python
+        todo += [r.name for r in map(Requirement, requires) if r.marker is None or r.marker.evaluate({'extra': ''})]
+    return roots | {m for m, dists in packages_distributions().items() if any(canon(d) in seen for d in dists)}
+
+
+# lesson 19 is the gradcam extra's: it imports pytorch_grad_cam only after `require_gradcam`, which names the install
+EXTRA_IMPORTS = {'19_gradcam.ipynb': {'pytorch_grad_cam'}}
+
+
+def test_every_notebook_needs_only_the_package():
+    """Every notebook runs on Colab after its install cell: each import is the standard library, the package, what its
+    runtime dependencies bring (fastcore's test_eq included), IPython (every kernel has it), OpenCV's cv2 (Colab has
+    opencv-python; elsewhere the install cell adds the [opencv] extra) or Colab's own `google.colab`."""
     import ast, json, sys
-    deps = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['dependencies']
-    names = {re.match(r'[A-Za-z0-9_.-]+', d)[0].lower() for d in deps}
-    allowed = ({'cv2' if n.startswith('opencv') else n.replace('-', '_') for n in names} | set(sys.stdlib_module_names)
-               | {'IPython', 'dfm_tutorial', 'google'})
-    for nb in ('30_cub', '31_ilsvrc'):
-        cells = json.loads((ROOT / 'nbs' / f'{nb}.ipynb').read_text())['cells']
+    allowed = runtime_modules() | set(sys.stdlib_module_names) | {'IPython', 'dfm_tutorial', 'cv2', 'google'}
+    assert {'fastcore', 'torch', 'PIL', 'ipywidgets', 'traitlets'} <= allowed
+    assert 'cv2' not in runtime_modules(), "no OpenCV wheel among the dependencies: Colab has its own (the extra)"
+    wrong = {}
+    for nb in sorted((ROOT / 'nbs').glob('*.ipynb')):
+        cells = json.loads(nb.read_text())['cells']
         code = '\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'code')
         code = re.sub(r'(?m)^\s*[%!].*$', '', code)                          # magics and shell lines are not Python
         used = {(n.module or '') if isinstance(n, ast.ImportFrom) else a.name
                 for n in ast.walk(ast.parse(code)) if isinstance(n, (ast.Import, ast.ImportFrom))
                 for a in (n.names if isinstance(n, ast.Import) else [n])}
-        assert {u.split('.')[0] for u in used} <= allowed, (nb, {u for u in used if u.split('.')[0] not in allowed})
+        extra = EXTRA_IMPORTS.get(nb.name, set())
+        if bad := {u for u in used if u.split('.')[0] not in allowed | extra}: wrong[nb.name] = sorted(bad)
+    assert not wrong, wrong
 
 
 def lesson_of_each_module():

@@ -156,8 +156,8 @@ def test_resume_refuses_a_finished_run_and_a_changed_config(toy, tmp_path):
     assert (out / 'final.json').read_text() == final                       # the result is kept, not rewritten
     (out / 'final.json').unlink()                                           # as if killed after the last checkpoint
     said = in_process(*tiny_run(toy, out, 'resume=true', 'lr=0.5', 'seed=7'))
-    assert "refuses changes to lr, seed" in said and "lr=0.05" in said, said
-    assert json.loads((out / 'config.json').read_text())['lr'] == 0.05     # config.json still says what ran
+    assert "refuses changes to lr, seed" in said and "lr=0.01" in said, said   # toy.toml's lr
+    assert json.loads((out / 'config.json').read_text())['lr'] == 0.01     # config.json still says what ran
     said = in_process(*tiny_run(toy, out, 'resume=true', f'cache_dir="{tmp_path / "elsewhere"}"'))
     assert "refuses" not in (said or ''), said                              # where caches go changes nothing computed
 
@@ -304,16 +304,16 @@ def test_demo_never_draws_over_a_foreign_dataset(tmp_path):
 
 
 def test_train_config_defaults_are_the_toy_config():
-    "TrainConfig's docstring promises its defaults are the toy run: every recipe value of configs/toy.toml is one."
+    "TrainConfig's docstring promises its defaults are the toy run from scratch: every value of toy_scratch.toml."
     from dfm_tutorial.cli import CONFIGS
     from dfm_tutorial.train import TrainConfig
     try: import tomllib
     except ImportError: import tomli as tomllib   # Python 3.10
-    toy = tomllib.loads((CONFIGS / 'toy.toml').read_text())
+    toy = tomllib.loads((CONFIGS / 'toy_scratch.toml').read_text())
     runtime = ('workers', 'eval_every', 'out')       # how the toy runs on a CPU, not what it computes
     defaults = TrainConfig()
     differ = {k: (v, getattr(defaults, k)) for k, v in toy.items() if k not in runtime and getattr(defaults, k) != v}
-    assert not differ, f"toy.toml value vs TrainConfig default: {differ}"
+    assert not differ, f"toy_scratch.toml value vs TrainConfig default: {differ}"
 
 
 def test_a_new_run_never_replaces_another(toy, tmp_path):
@@ -444,7 +444,9 @@ def test_a_run_is_the_same_whatever_its_loader_workers_and_evaluation(toy, tmp_p
     ('positions=5', "positions must be a list, got 5"),
     ('out=5', "out must be a string, got 5"),
     ('out=""', "out must name a folder for the run, got ''"),
-    ('weights="x.pth"', 'the toy backbone has no pretrained weights: leave weights empty (weights="")'),
+    ('weights="x.pth"', 'weights file x.pth does not exist'),
+    ('weights="imagenet"', "weights='imagenet': the toy backbone takes a .pth file of its features, or none (train "
+                           "resolves weights='toy-pretrained' to the pretrained one, lesson 17a)"),
 ])
 def test_values_that_crashed_or_trained_wrong_stop_in_one_line(toy, tmp_path, override, message):
     "S18, T3-T7, U8, U9: checked before any use, nothing written."
@@ -488,7 +490,7 @@ def test_two_processes_never_share_a_run_folder(toy, tmp_path):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while not (out / '.lock').exists() and first.poll() is None: time.sleep(0.02)
     while not (out / 'config.json').exists() and first.poll() is None: time.sleep(0.02)
-    for more, says in ((('lr=0.01',), 'holds an unfinished run of another config (lr differ)'),
+    for more, says in ((('lr=0.02',), 'holds an unfinished run of another config (lr differ)'),
                        (('overwrite=true',), 'is in use (training) by pid'),
                        (('resume=true',), 'is in use (training) by pid|holds no checkpoint (last.pt) to resume')):
         said = in_process(*run_args(toy, out, 'epochs=4', *more))          # resume: before or after a checkpoint
