@@ -42,9 +42,10 @@ html_theme_options = {'repository_url': REPO, 'repository_branch': 'main', 'path
                       'use_repository_button': True, 'home_page_in_toc': True,
                       'launch_buttons': {'colab_url': 'https://colab.research.google.com'}}
 
-# The navigation: every notebook by its number, so a new lesson needs no entry here.
+# The navigation: every notebook by its number, so a new lesson needs no entry here ('1[0-9]*' takes 17a_, 17b_
+# after 17_, in name order).
 SECTIONS = (('DFM, one equation at a time', ('0[0-5]_*',)), ('From CAMs to scores', ('0[6-8]_*',)),
-            ('Data, models and training', ('09_*', '1[0-9]_*')), ('Experiments', ('2[0-9]_*', '3[0-9]_*')),
+            ('Data, models and training', ('09_*', '1[0-9]*')), ('Experiments', ('2[0-9]_*', '3[0-9]_*')),
             ('Explore', ('4[0-9]_*',)), ('Reference', ('results', 'api')))
 
 
@@ -71,7 +72,7 @@ def _as_nbdev_shows(nb):
     "Cells as nbdev's docs show them: `#|` directives dropped, hidden cells removed; lesson names in prose linked."
     for cell in nb.cells:
         if cell.cell_type == 'markdown':
-            cell.source = re.sub(r'(?<!\[)`(\d\d_[a-z0-9_]+)`(?!\])', r'[`\1`](\1.ipynb)', cell.source)
+            cell.source = re.sub(r'(?<!\[)`(\d\d[a-z]?_[a-z0-9_]+)`(?!\])', r'[`\1`](\1.ipynb)', cell.source)
             continue
         lines = cell.source.splitlines()
         directives = [l[2:].strip() for l in lines if l.startswith('#|')]
