@@ -30,6 +30,7 @@ def acol_head(channels, width, num_classes):
                          nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Conv2d(width, num_classes, 1))
 
+# %% ../nbs/16_acol.ipynb #26061871
 class ACoLModel(WSOLModel):
     "Backbone + two class-map heads; head B sees the feature map with head A's region (≥ `threshold`) erased."
     def __init__(self, features, channels, num_classes, arch='', new=('fc',),
@@ -86,4 +87,5 @@ class ACoLModel(WSOLModel):
         channels."""
         return cls(features, channels if head is None else head[0].in_channels, num_classes, arch, new, **options)
 
+# %% ../nbs/16_acol.ipynb #ae9eeda3
 register_method('acol', model=ACoLModel)                  # `create_wsol_model(arch, 'acol')`, configs, the CLI

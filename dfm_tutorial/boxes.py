@@ -50,6 +50,7 @@ def to_uint8(maps):
     float type."""
     return (check_maps(maps) * 255).astype(np.uint8)
 
+# %% ../nbs/07_boxes.ipynb #0d72df0c
 def check_thresholds(thresholds):
     "CAM thresholds as a 1-D float64 array, each in [0, 1)."
     t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
@@ -172,6 +173,7 @@ def _push(buf, n, x0, y0, x1, y1, level):
     buf[n, 4] = level
     return buf
 
+# %% ../nbs/07_boxes.ipynb #3e3f84a0
 @njit(cache=True, inline='always')
 def _unlink(items, slot, r, n):
     "Remove `r` from the unordered list `items[:n]` (O(1) swap with the last); return the new length."
@@ -428,6 +430,7 @@ def _score_map(u, thresholds, g, single_at, ws, multi_iou, single_iou):
         if single_at[t] and not (contested[v] and nholes[v] > 0):
             single_iou[t] = _best_iou(largest[v, 0], largest[v, 1], largest[v, 2], largest[v, 3], g)
 
+# %% ../nbs/07_boxes.ipynb #7c9fb440
 @njit(parallel=True, cache=True)
 def _batch_ious(maps, scale, thresholds, gt, offsets, single_at, nchunks):
     """Best IoUs per map and threshold (multi-contour; largest contour where `single_at`, NaN where OpenCV must decide);
@@ -480,6 +483,7 @@ def _float_maps(maps, name='maps'):
     if maps.ndim == 2: maps = maps[None]
     return np.ascontiguousarray(maps if maps.dtype in (np.float32, np.float64) else maps.astype(np.float32))
 
+# %% ../nbs/07_boxes.ipynb #0024a04e
 def box_ious(maps, thresholds, gt_boxes, single=False, name='maps'):
     """Best IoU with the ground truth per map and threshold: `(multi, single)` arrays `(n, len(thresholds))`; `single`
     (bool, or one bool per threshold) says where the largest contour is scored, NaN elsewhere."""

@@ -59,6 +59,7 @@ LOCK = '.lock'                       # the lock file in a run or cache folder; w
 def _warn_unlocked(path, reason):
     print(f"warning: cannot lock {path} ({reason}): two processes could use this folder at once", flush=True)
 
+# %% ../nbs/00_core.ipynb #4d032387
 class FolderLock:
     "An exclusive lock on `folder` for this process (`with` or `acquire`/`release`); `what` says what holds it."
     def __init__(self, folder, what='', wait=False):   # wait: block until the holder is done, saying so

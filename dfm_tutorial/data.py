@@ -93,6 +93,7 @@ def _per_image(path, rows, numbers, index, what):
         raise MetadataError(f"{path}: image id {list(index)[i]} (images.txt line {i + 1}) has no {what}")
     return out
 
+# %% ../nbs/10_data.ipynb #e8dd6a62
 def read_cub_metadata(root):
     "Read and cross-check a CUB-format dataset's metadata files under `root`."
     root = Path(root)

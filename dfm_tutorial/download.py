@@ -49,6 +49,7 @@ USER_AGENT = f"dfm-tutorial/{__version__} (+https://github.com/dfm-tutorial/dfm-
 # HTTP answers that say "later", not "no": retried like a dropped line
 TRANSIENT = (408, 425, 429, 500, 502, 503, 504)
 
+# %% ../nbs/11_download.ipynb #4c08d36f
 def _fetch(url, part, timeout, chunk_size, progress):
     """Append the rest of `url` to `part` (resuming with a Range request); raise on a short, dropped or mislabelled
     reply."""
@@ -80,6 +81,7 @@ def _fetch(url, part, timeout, chunk_size, progress):
         part.unlink()
         raise http.client.HTTPException(f"{url}: {got} bytes arrived for a file of {total}: starting over")
 
+# %% ../nbs/11_download.ipynb #dc28623a
 def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, backoff=2.0, progress=True):
     "Download `url` to `dest` with resume and retries, verify `md5` (if given), skip when already done; returns `dest`."
     dest = Path(dest)
@@ -149,6 +151,7 @@ def _remove(path):
     if path.is_dir() and not path.is_symlink(): shutil.rmtree(path, ignore_errors=True)
     else: path.unlink(missing_ok=True)
 
+# %% ../nbs/11_download.ipynb #2dd9ea36
 def safe_extract(archive, dest, progress=True, max_bytes=MAX_EXTRACT_BYTES):
     """Extract the tar `archive` into `dest` only if every member stays inside it and all of them hold at most
     `max_bytes`; nothing is left behind on refusal or on a damaged archive. Returns `dest`."""
@@ -319,6 +322,7 @@ def prepare_ilsvrc(
         tboxes = _boxes_from_xmls(train_boxes, progress) if train_boxes else {}
     return _write_ilsvrc_metadata(dest, words, vwnid, vboxes, tboxes, progress)
 
+# %% ../nbs/11_download.ipynb #2f9bfb26
 def _write_ilsvrc_metadata(dest, words, val_wnid, val_boxes, train_boxes, progress):
     """List the placed images and write the CUB-format metadata, classes in sorted-wnid order; check it and mark `dest`
     prepared."""

@@ -44,6 +44,7 @@ def widget_bundle(widget, **kwargs):
     if hasattr(widget, '_repr_mimebundle_'): return widget._repr_mimebundle_(**kwargs) or {}
     return {WIDGET_VIEW: {'version_major': 2, 'version_minor': 0, 'model_id': widget.model_id}}
 
+# %% ../nbs/40_explorer.ipynb #3db5aca8
 class LiveFigure:
     "A matplotlib figure shown as a PNG in an `ipywidgets.Image` under its `controls`; `refresh()` redraws it in place."
     def __init__(self, fig:Figure, controls:widgets.Widget, alt:str='figure',
@@ -152,6 +153,7 @@ def _check_control(name, control, value):
     if number and math.isfinite(value) and control.min <= value <= control.max: return value
     raise _range_error(name, control, value)
 
+# %% ../nbs/40_explorer.ipynb #ff7b2a71
 class _Slider(widgets.FloatSlider):
     "A `FloatSlider` for the control `name` that refuses NaN and infinities: the stock one keeps NaN, and redraws fail."
     def __init__(self, name, value, **kwargs):
@@ -186,6 +188,7 @@ class _Explorer:
 
     def _repr_mimebundle_(self, **kwargs): return self.live._repr_mimebundle_(**kwargs)
 
+# %% ../nbs/40_explorer.ipynb #b154bae2
 class DFMExplorer(_Explorer):
     "Sliders for α, β, λ, μ, ν, θ and the Table 1 row over DFM's maps of one image's feature map at one layer."
     MAPS = ('F_in', 'A_P', 'P_M', 'M', 'P_M_hat', 'first', 'second', 'E_module', 'E_out')
@@ -318,6 +321,7 @@ def _shade(region, alpha=0.55):
     rgba[..., 3] = np.where(region, 0.0, alpha)
     return rgba
 
+# %% ../nbs/40_explorer.ipynb #eb1b929e
 class CAMExplorer(_Explorer):
     """A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the
     ground truth, IoU."""
@@ -425,6 +429,7 @@ class CAMExplorer(_Explorer):
         self.live.refresh()
         return found
 
+# %% ../nbs/40_explorer.ipynb #19b1ede4
 def _rectangle(colour): return Rectangle((0, 0), 0, 0, fill=False, edgecolor=colour, lw=1.8)
 
 def _place(rect, box):

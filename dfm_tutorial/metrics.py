@@ -50,6 +50,7 @@ def _check_flag(name, value):
     if not isinstance(value, (bool, np.bool_)): raise ValueError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
+# %% ../nbs/08_metrics.ipynb #2d5651e6
 class BoxEvaluator:
     """Accumulate box metrics over batches: Top-1/Top-5/GT-known Loc at a fixed threshold, MaxBoxAcc (V1) and
     MaxBoxAccV2."""
@@ -195,6 +196,7 @@ def _binary(x, name, shape):
         raise ValueError(f"{name} must be boolean (or 0 and 1), got values in [{x.min()}, {x.max()}]: threshold first")
     return x.astype(bool)
 
+# %% ../nbs/08_metrics.ipynb #abe4ca37
 class MaskEvaluator:
     "Accumulate PxAP (pixel average precision) over batches of CAMs and masks, wsolevaluation's binning."
     def __init__(self, cam_thresholds:np.ndarray=WSOL_THRESHOLDS):   # thresholds for PxAP: t in [0, 1)
@@ -266,6 +268,7 @@ def seed_draws(n_seeds, n_boot=1000, seed=0):
     "Which seeds each of `n_boot` draws takes, with replacement: `(n_boot, n_seeds)` indices (all 0 for one seed)."
     return np.random.default_rng([seed, 1]).integers(0, n_seeds, (n_boot, n_seeds))
 
+# %% ../nbs/08_metrics.ipynb #f109edfd
 def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level=0.95, seed=0):
     """Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images, `runs_a[s]` and
     `runs_b[s]` trained with seed `s`), with a bootstrap interval that resamples seeds, then test images."""
@@ -287,7 +290,6 @@ def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level
     per_seed = scores(runs_b) - scores(runs_a)                                # (S,) on the whole test set
     return dict(diff=float(per_seed.mean()), low=float(low), high=float(high), level=level,
                 per_seed=[float(v) for v in per_seed], n_images=int(w.shape[1]), n_seeds=len(runs_a), n_boot=n_boot)
-
 
 # %% ../nbs/08_metrics.ipynb #recio1cd
 def save_records(path, records):

@@ -179,6 +179,7 @@ def vgg16_features(weights=None):
     "torchvision VGG16's convolutions without the last max-pool (stride 16)."
     return nn.Sequential(*list(_torchvision_net('vgg16', weights).features)[:-1])
 
+# %% ../nbs/12_models.ipynb #96e4a7ed
 def mobilenetv1_features(weights=None, large_feature_map=False):
     "timm's `mobilenetv1_100` stem and blocks; `large_feature_map` removes the last stage's stride."
     net = _timm_net(TIMM_BACKBONES['mobilenetv1'], weights)
@@ -221,6 +222,7 @@ class Method:
 
 METHODS = {}                             # name → Method; the lessons that add a method register it here
 
+# %% ../nbs/12_models.ipynb #51f30696
 def register_method(name, model=WSOLModel, module=None, positions=None, make=None, extra=()):
     "Make `name` a method of `create_wsol_model` (and so of every config and command); returns its `Method`."
     if module is not None and set(positions or ()) != set(ARCHS):
@@ -256,6 +258,7 @@ register_method(
                'mobilenetv1': ('blocks.2.1', 'blocks.3.5', 'blocks.4.1'), 'toy': ('block3', 'block4')},
 )
 
+# %% ../nbs/12_models.ipynb #ab7888c0
 def _backbone(arch, weights, large_feature_map, toy_width, toy_stride):
     "(features, channels, head, new-layer prefixes) of `arch`."
     if arch in ('resnet50', 'resnet101'):
@@ -293,8 +296,8 @@ def create_wsol_model(arch, method='cam', num_classes=200, weights=None, positio
         options = {}                                                       # they went to the modules
     return spec.model.from_backbone(features, channels, num_classes, head, arch, method, new, **options)
 
+# %% ../nbs/12_models.ipynb #74464ca5
 def inserted(model):
     "`{position: module}` of the modules `create_wsol_model` inserted in `model` (ADL, DFM)."
     kinds = tuple(m.module for m in METHODS.values() if m.module is not None)
     return {n.removeprefix('features.').removesuffix('.1'): m for n, m in model.named_modules() if isinstance(m, kinds)}
-

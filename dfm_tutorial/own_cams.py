@@ -74,6 +74,7 @@ def _read_per_image(path, index, form, what, low):
     if not seen.all(): raise MetadataError(f"{path}: image {list(index)[int(np.argmin(seen))]!r} has no {what}")
     return out
 
+# %% ../nbs/18_own_cams.ipynb #cc40fc5a
 def _read_localization(path, index):
     "Boxes `(m, 4)` and their owners `(m,)`, or per image (mask paths, ignore path): localization.txt has one kind."
     box_form, mask_form = '<image id>,<x0>,<y0>,<x1>,<y1>', '<image id>,<mask path>,<ignore path>'
@@ -203,6 +204,7 @@ def read_npy_map(path):
         cam = np.fromfile(f, dtype, shape[0] * shape[1]).reshape(shape, order='F' if fortran else 'C')
     return cam.astype(dtype.newbyteorder('='), copy=False)                  # torch reads native byte order only
 
+# %% ../nbs/18_own_cams.ipynb #63f60351
 def load_score_map(path, size=WSOL_SIZE):
     """A saved score map as wsolevaluation scores it: a `size` × `size` map is taken as it is (it must lie in [0, 1]);
     any other size is resized bicubically and min-max normalised first, as its `inference.py` does before saving."""
@@ -261,6 +263,7 @@ def _box_sizes(meta, indices):
         raise MetadataError(f"{Path(meta.root) / 'localization.txt'}: {e}; its size is from {source}") from None
     return sizes
 
+# %% ../nbs/18_own_cams.ipynb #f772f1ad
 def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_THRESHOLDS,
                      iou_thresholds=(30, 50, 70), indices=None, batch_size=64, workers=4, progress=True):
     """Score a folder of saved score maps (`<cams>/<image id>.npy`) against `meta`, `batch_size` maps at a time:

@@ -80,6 +80,7 @@ def reproduction_runs(dataset, rows=TABLE3_ROWS, **overrides):
         raise ValueError(f"unknown rows {bad}; rows are (backbone, method) from {TABLE3_ROWS}")
     return {f'{b}_{m}': {'config': f'{dataset}_{b}', 'method': m, **overrides} for b, m in rows}
 
+# %% ../nbs/30_cub.ipynb #da2257dc
 def comparison_table(results, dataset, rows=TABLE3_ROWS):
     """Markdown: our Top-1 Clas / Top-1 Loc / MaxBoxAccV2 (first seed) beside the paper's, 'not yet run' where a row has
     no result."""

@@ -171,6 +171,7 @@ def _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, 
                 bird_scale=[float(v) for v in bird_scale], head_scale=[float(v) for v in head_scale],
                 body_evidence=float(body_evidence), masks=SEGMENTATIONS)
 
+# %% ../nbs/09_toy.ipynb #e508525d
 def _existing_toy(root, params):
     "Whether `root` already holds the toy set of `params`; raises if it holds anything else, which is never drawn over."
     if root.exists() and not root.is_dir(): raise NotADirectoryError(f"{root} is a file, not a folder for the toy set")
@@ -223,6 +224,7 @@ def _write_toy(root, params, names, draw, chunk, progress, what):
     os.replace(staging, root)                                     # one rename: `root` is absent, empty or complete
     return root
 
+# %% ../nbs/09_toy.ipynb #8cdfc341
 def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_per_class=TEST_PER_CLASS,
                      image_size=IMAGE_SIZE, seed=0, clutter=4, stripe_jitter=0.5, quality=95, chunk=64, progress=True,
                      bird_scale=BIRD_SCALE, head_scale=HEAD_SCALE, body_evidence=1.0):

@@ -44,6 +44,7 @@ _RANGES = (('lr', 0, None, True, False), ('lr_ratio', 0, None, True, False), ('l
 # weights a later lesson builds on first use: name → fn(config) → the .pth file (lesson 17a registers 'toy-pretrained')
 NAMED_WEIGHTS = {}
 
+# %% ../nbs/13_train.ipynb #d540adfd
 @dataclass
 class TrainConfig:
     "Everything a training run needs; the defaults are the toy run from scratch (`configs/toy_scratch.toml`)."
@@ -376,6 +377,7 @@ def wants_determinism(cfg, device):
     "`cfg.deterministic`, or by default: on a CPU (bitwise-repeatable runs, as the tests check), off on a GPU (speed)."
     return cfg.deterministic if cfg.deterministic is not None else not str(device).startswith('cuda')
 
+# %% ../nbs/13_train.ipynb #6d935ca5
 def weights_checksum(model):
     "SHA-256 of every parameter and buffer's bytes, in state-dict order: equal only for bitwise-equal weights."
     h = hashlib.sha256()

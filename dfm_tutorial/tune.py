@@ -68,8 +68,9 @@ def run_trial(cfg):
     a result of the search (its line says `failed`), not the end of it."""
     t0 = time.perf_counter()
     cfg = cfg.check()
-    drawn = {k: getattr(cfg, k) for k in SETTINGS if k in ('lr', 'lr_ratio') or cfg.positions is not None}
-    row = {**drawn, 'options': cfg.options, 'split': 'val', 'val_per_class': cfg.val_per_class}
+    positions = {} if cfg.positions is None else {'positions': cfg.positions}   # drawn for DFM, else the defaults
+    row = {'lr': cfg.lr, 'lr_ratio': cfg.lr_ratio, **positions, 'options': cfg.options, 'split': 'val',
+           'val_per_class': cfg.val_per_class}
     done = finished_result(run_folder_of(cfg), cfg)
     try:
         if done is None:

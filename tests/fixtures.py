@@ -172,3 +172,11 @@ def mini_ilsvrc(folder, train_per_class=4, n_val=6):
     # any row order
     (kag / 'LOC_val_solution.csv').write_text('ImageId,PredictionString\n' + '\n'.join(rows[::-1]) + '\n')
     return off, kag, dict(val_labels=[wnids.index(wn) for _, wn, _ in val], val_boxes=val_boxes)
+
+
+def in_process(*args):
+    "Run the command line in this process (no interpreter start, no imports again): its exit message, None if it ran."
+    from dfm_tutorial.cli import main
+    try: main([str(a) for a in args])
+    except SystemExit as stop: return stop.code
+    return None

@@ -4,6 +4,7 @@ import json, os, signal, subprocess, sys, time
 import pytest
 import torch
 from dfm_tutorial.toy import make_toy_dataset
+from fixtures import in_process
 
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
 
@@ -19,14 +20,6 @@ def cli(*args, **kw):
     return subprocess.run(
         [sys.executable, '-m', 'dfm_tutorial', *map(str, args)], capture_output=True, text=True, env=ENV, **kw
     )
-
-
-def in_process(*args):
-    "Run the command line in this process (no interpreter start, no imports again): its exit message, None if it ran."
-    from dfm_tutorial.cli import main
-    try: main([str(a) for a in args])
-    except SystemExit as stop: return stop.code
-    return None
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from dfm_tutorial.experiments import SMOKE_TOY, SMOKE_TRAIN
 from dfm_tutorial.toy import make_toy_dataset
+from fixtures import in_process
 
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore', 'DFM_SMOKE': '1'}
 TINY = dict(SMOKE_TRAIN, num_classes=SMOKE_TOY['num_classes'], val_per_class=2)
@@ -13,14 +14,6 @@ TINY = dict(SMOKE_TRAIN, num_classes=SMOKE_TOY['num_classes'], val_per_class=2)
 @pytest.fixture
 def toy(tmp_path):
     return make_toy_dataset(tmp_path / 'data' / 'toy', **SMOKE_TOY, progress=False)
-
-
-def in_process(*args):
-    "The command line in this process: its exit message, None if it ran."
-    from dfm_tutorial.cli import main
-    try: main([str(a) for a in args])
-    except SystemExit as stop: return stop.code
-    return None
 
 
 @pytest.fixture(autouse=True)
