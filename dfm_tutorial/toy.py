@@ -16,7 +16,7 @@ import json, os, shutil
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import progress_bar, write_text_atomic
+from .core import FolderLock, progress_bar, write_text_atomic
 
 # %% ../nbs/09_toy.ipynb #e2ec6dd2
 CUB_FILES = ('images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'bounding_boxes.txt', 'classes.txt')
@@ -213,15 +213,19 @@ def staging_folder(root):
     return root.with_name(f".{root.name}.partial")
 
 def _write_toy(root, params, names, draw, chunk, progress, what):
-    "`root` holding the toy set of `params`: drawn (by `_draw_toy`) unless it is there already."
+    "`root` holding the toy set of `params`: drawn (by `_draw_toy`) unless it is there already; one draw at a time."
     root = Path(root)
     if _existing_toy(root, params):
         if progress: print(f"{what} already at {root} (same arguments): nothing to do")
         return root
     staging = staging_folder(root)
-    shutil.rmtree(staging, ignore_errors=True)                    # what a killed draw left: drawn again from the start
-    _draw_toy(staging, params, names, draw, chunk, progress, what)
-    os.replace(staging, root)                                     # one rename: `root` is absent, empty or complete
+    lock = staging.with_suffix('.lock')                            # data/.toy.lock: outlives the staging folder
+    lock.mkdir(parents=True, exist_ok=True)
+    with FolderLock(lock, f'drawing {what} into {root}', wait=True):   # a second process waits, then finds it drawn
+        if _existing_toy(root, params): return root
+        shutil.rmtree(staging, ignore_errors=True)                # what a killed draw left: drawn again from the start
+        _draw_toy(staging, params, names, draw, chunk, progress, what)
+        os.replace(staging, root)                                 # one rename: `root` is absent, empty or complete
     return root
 
 # %% ../nbs/09_toy.ipynb #8cdfc341

@@ -104,6 +104,23 @@ def test_killed_draw_then_rerun(tmp_path):
     assert files(root) == files(fresh)                                     # nothing lost: the same set, byte for byte
 
 
+
+# Two processes drawing the same folder at once (two notebooks started together): one draws, the other waits for it
+
+def test_two_draws_at_once(tmp_path):
+    root = tmp_path / 'toy'
+    cmd = [sys.executable, str(ROOT / 'data_scripts/make_toy.py'), str(root), '--classes', '8',
+           '--train-per-class', '40', '--test-per-class', '40']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert any('waiting for it' in out for out, _ in outs)                 # the second one said why it waited
+    assert not staging_folder(root).exists()
+    fresh = make_toy_dataset(tmp_path / 'fresh', num_classes=8, train_per_class=40, test_per_class=40, progress=False)
+    assert files(root) == files(fresh)                                     # one whole set, byte for byte
+
 # T11: build_cache.py with a missing root, a conflicting cache or a file as the cache
 
 def test_build_cache_missing_root(tmp_path, capsys, monkeypatch):
