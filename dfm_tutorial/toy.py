@@ -207,6 +207,7 @@ def _draw_toy(folder, params, names, draw, chunk, progress, what):
     write_cub_metadata(folder, paths, labels, is_train, boxes, names)
     write_text_atomic(folder / 'toy.json', json.dumps(params))
 
+# %% ../nbs/09_toy.ipynb #writetoy
 def staging_folder(root):
     "The hidden folder beside `root` that a draw fills and renames to `root` when complete: `data/.toy.partial`."
     root = Path(root).resolve()                                   # '.' has no name to put a suffix on

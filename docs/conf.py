@@ -42,19 +42,19 @@ html_theme_options = {'repository_url': REPO, 'repository_branch': 'main', 'path
                       'use_repository_button': True, 'home_page_in_toc': True,
                       'launch_buttons': {'colab_url': 'https://colab.research.google.com'}}
 
-# The navigation: every notebook by its number, so a new lesson needs no entry here ('1[0-9]*' takes 17a_, 17b_
-# after 17_, in name order).
-SECTIONS = (('DFM, one equation at a time', ('0[0-5]_*',)), ('From CAMs to scores', ('0[6-8]_*',)),
-            ('Data, models and training', ('09_*', '1[0-9]*')), ('Experiments', ('2[0-9]_*', '3[0-9]_*')),
-            ('Explore', ('4[0-9]_*',)), ('Reference', ('results', 'api')))
+# The navigation: the README's two tracks, each lesson by its number pattern ('17*' takes 17a_, 17b_ after 17_, in
+# name order). A lesson matched by no pattern fails the build ("document isn't included in any toctree").
+STORY = ('01_*', '02_*', '03_*', '04_*', '06_*', '09_*', '08_*', '05_*', '1[56]_*', '2[0-9]_*', '4[0-9]_*')
+ENGINEERING = ('00_*', '07_*', '1[0-4]_*', '17*', '1[89]_*', '3[0-9]_*')
+SECTIONS = (('The WSOL story', STORY), ('The engineering track', ENGINEERING), ('Reference', ('results', 'api')))
 
 
 def _navigation(docnames):
     "The index's hidden toctrees, one per section of `SECTIONS` that has pages."
     toc = ''
     for caption, patterns in SECTIONS:
-        if any(fnmatch.filter(docnames, p) for p in patterns):
-            toc += f"```{{toctree}}\n:caption: {caption}\n:hidden:\n:glob:\n\n" + '\n'.join(patterns) + "\n```\n"
+        if matched := [p for p in patterns if fnmatch.filter(docnames, p)]:     # a pattern matching nothing warns
+            toc += f"```{{toctree}}\n:caption: {caption}\n:hidden:\n:glob:\n\n" + '\n'.join(matched) + "\n```\n"
     return toc
 
 
