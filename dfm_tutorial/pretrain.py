@@ -61,6 +61,8 @@ def export_backbone(checkpoint, path):
 def pretrain_backbone(recipe=RECIPE, root='data', progress=True):
     "The pretrained toy backbone of `recipe` under `root`: the path of its `backbone.pth`, built unless it is there."
     data, shapes, cfg = pretrain_config(recipe, root, progress)
+    out = run_folder_of(cfg)
+    if (out / BACKBONE).exists(): return out / BACKBONE          # written last and atomically: finished, no lock
     data.parent.mkdir(parents=True, exist_ok=True)
     with FolderLock(data.parent, 'pretraining the toy backbone', wait=True):
         make_shapes_dataset(data, **shapes, progress=progress)

@@ -116,3 +116,17 @@ def test_a_diverging_trial_is_logged_as_failed_and_never_wins(toy, tmp_path, mon
                for r in rows), rows
     with pytest.raises(ValueError, match=r'holds no finished trial \(2 failed\)'): tune.best_trial(rows)
     assert tune.search('cam', 2, tmp_path / 'tune', progress=False, **where) == rows     # logged: not trained again
+
+
+def test_a_finished_backbone_is_returned_while_another_process_holds_the_lock(tmp_path):
+    "A run that needs a finished backbone does not wait for the lock another build (or a stuck process) holds."
+    from dfm_tutorial.core import FolderLock
+    from dfm_tutorial.pretrain import SMOKE_RECIPE, pretrain_backbone, pretrain_config
+    built = pretrain_backbone(SMOKE_RECIPE, tmp_path, progress=False)
+    data = pretrain_config(SMOKE_RECIPE, tmp_path, False)[0]
+    code = ("from dfm_tutorial.pretrain import pretrain_backbone, SMOKE_RECIPE\n"
+            f"print(pretrain_backbone(SMOKE_RECIPE, {str(tmp_path)!r}, progress=False))")
+    with FolderLock(data.parent, 'a test holding the lock', wait=False):
+        done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(built) and 'waiting' not in done.stderr
