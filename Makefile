@@ -62,12 +62,13 @@ check-site: docs  ## the site of `make docs` (a copy, MathJax served locally), e
 	$(BIN)/python docs/check_site.py build/site --mathjax _static/mathjax/tex-mml-chtml.js --shots out/screenshots index 04_dfm 40_explorer
 
 README_RUNS := out/readme
-readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 on the toy set, from scratch, seed 0 -> nbs/images/cam_vs_dfm.png
+readme-figure: $(STAMP)  ## the README picture: CAM, DFM and DFM at beta = 0.5 on the toy set, from scratch, seed 0 -> nbs/images/cam_vs_dfm.png, its numbers -> .md
 	$(BIN)/python -m dfm_tutorial demo --config toy_scratch --methods cam dfm --out $(README_RUNS) --data data/toy
 	$(BIN)/python -m dfm_tutorial train --config toy_scratch method=dfm 'options={beta=0.5}' data=data/toy \
 	    out=$(README_RUNS)/dfm_beta05_seed0 cache_dir=$(README_RUNS)/cache progress=false
 	$(BIN)/python -c "from dfm_tutorial.experiments import save_cam_gallery; print(save_cam_gallery({'CAM': '$(README_RUNS)/cam_seed0/last.pt', \
 	    'DFM': '$(README_RUNS)/dfm_seed0/last.pt', 'DFM, β = 0.5': '$(README_RUNS)/dfm_beta05_seed0/last.pt'}, 'nbs/images/cam_vs_dfm.png'))"
+	$(BIN)/python docs/readme_numbers.py $(README_RUNS) nbs/images/cam_vs_dfm.md
 
 gpu-check: $(STAMP)  ## the prepared GPU check, one table (bench/gpu_check.py; --cpu for a CPU dry run)
 	$(BIN)/python bench/gpu_check.py

@@ -11,6 +11,7 @@ __all__ = ['erase_region', 'acol_head', 'ACoLModel']
 import torch
 from torch import nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import check_range
 from .cam import normalize_cams, upsample_cams
 from .models import WSOLModel, register_method
@@ -63,29 +64,33 @@ class ACoLModel(WSOLModel):
         maps_a, maps_b, _ = self.class_maps(x, labels)
         return maps_a.mean((2, 3)), maps_b.mean((2, 3))                   # logits of A and B
 
-    def criterion(self, output, y):
-        logits_a, logits_b = output
-        return logits_a, F.cross_entropy(logits_a, y) + F.cross_entropy(logits_b, y)
-
-    @torch.no_grad()
-    def cams(self, x, classes=None, size=None):
-        maps_a, maps_b, classes = self.class_maps(x, classes)
-        rows = torch.arange(len(x), device=x.device)
-        both = torch.maximum(
-            normalize_cams(maps_a[rows, classes].float()), normalize_cams(maps_b[rows, classes].float())
-        )
-        return maps_a.mean((2, 3)), normalize_cams(upsample_cams(both, size or tuple(x.shape[-2:])))
-
-    @property
-    def num_classes(self): return self.head_a[-1].out_channels
-
-    def extra_repr(self): return f"threshold={self.threshold}, smooth={self.smooth}"
-
     @classmethod
     def from_backbone(cls, features, channels, num_classes, head, arch, method, new, **options):
         """ACoL through `create_wsol_model`: its two heads take the place of VGG's conv6 and read the backbone's
         channels."""
         return cls(features, channels if head is None else head[0].in_channels, num_classes, arch, new, **options)
+
+# %% ../nbs/16_acol.ipynb #5b9f03e6
+@patch
+def criterion(self:ACoLModel, output, y):
+    logits_a, logits_b = output
+    return logits_a, F.cross_entropy(logits_a, y) + F.cross_entropy(logits_b, y)
+
+@patch
+@torch.no_grad()
+def cams(self:ACoLModel, x, classes=None, size=None):
+    maps_a, maps_b, classes = self.class_maps(x, classes)
+    rows = torch.arange(len(x), device=x.device)
+    both = torch.maximum(
+        normalize_cams(maps_a[rows, classes].float()), normalize_cams(maps_b[rows, classes].float())
+    )
+    return maps_a.mean((2, 3)), normalize_cams(upsample_cams(both, size or tuple(x.shape[-2:])))
+
+@patch(as_prop=True)
+def num_classes(self:ACoLModel): return self.head_a[-1].out_channels
+
+@patch
+def extra_repr(self:ACoLModel): return f"threshold={self.threshold}, smooth={self.smooth}"
 
 # %% ../nbs/16_acol.ipynb #ae9eeda3
 register_method('acol', model=ACoLModel)                  # `create_wsol_model(arch, 'acol')`, configs, the CLI

@@ -212,6 +212,63 @@ def _workspace(h, w):
             np.empty(npix, np.bool_),           # background component touches the border
             np.empty(npix, np.int8))            # foreground pixels per 2 x 2 block
 
+# %% ../nbs/07_boxes.ipynb #fgjoin08
+@njit(cache=True, inline='always')
+def _join8(lab, parent, size, box, first, area2, active, slot, nact, pad, stride):
+    """Fact 1: join the pixel at `pad` (padded grid) to the components of its 8 neighbours already present, merging
+    them; return its component (-1: none yet) and the new number of active components."""
+    a = -1                                                  # the component pix belongs to, once known
+    for dy in range(-stride, 2 * stride, stride):           # fact 1: all 8 neighbours (outer contours are 8-connected)
+        for dx in range(-1, 2):
+            lq = lab[pad + dy + dx]                         # the border ring stays -1
+            if lq < 0 or lq == a: continue
+            b = _root(parent, lq)
+            lab[pad + dy + dx] = b                          # point the pixel at its root: shorter walks later
+            if b == a: continue
+            if a < 0:
+                a = b
+                continue
+            r, c = _union(parent, size, box, a, b)
+            first[r] = min(first[r], first[c])              # fact 4 compares first pixels in raster order
+            area2[r] += area2[c]
+            nact = _unlink(active, slot, c, nact)
+            a = r
+    return a, nact
+
+@njit(cache=True, inline='always')
+def _add_blocks(blocks, area2, twice_area, a, x, y, h, w):
+    "Fact 3: pixel (x, y) of component `a` joins the 2 x 2 blocks around it."
+    # each block around the pixel gains it, and its share of 2 x area moves up one step
+    for by in range(max(y - 1, 0), min(y + 1, h - 1)):
+        for bx in range(max(x - 1, 0), min(x + 1, w - 1)):
+            k = blocks[by * (w - 1) + bx]
+            blocks[by * (w - 1) + bx] = k + 1
+            area2[a] += twice_area[k + 1] - twice_area[k]
+
+# %% ../nbs/07_boxes.ipynb #fglevel0
+@njit(cache=True)
+def _read_level(v, ints, box, nact, area_floor, h, w, boxes, nb, largest, contested):
+    """At a wanted level `v`: push every active component's box; at a single-contour level (>= `area_floor`) also the
+    largest one's and whether it is contested. Return the buffer and its length."""
+    first, area2, active = ints[3], ints[4], ints[5]
+    best = -1
+    for k in range(nact):
+        r = active[k]
+        # wsolevaluation's box: x1 = x + w of boundingRect, one past the last pixel, then clipped (opencv_boxes)
+        boxes = _push(boxes, nb, box[r, 0], box[r, 1], min(box[r, 2] + 1, w - 1), min(box[r, 3] + 1, h - 1), v)
+        nb += 1
+        # fact 3 gives the areas; fact 4 breaks a tie: the component whose first pixel comes last wins
+        if best < 0 or area2[r] > area2[best] or (area2[r] == area2[best] and first[r] > first[best]): best = r
+    if best < 0 or v < area_floor: return boxes, nb
+    largest[v, 0], largest[v, 1] = box[best, 0], box[best, 1]
+    largest[v, 2], largest[v, 3] = min(box[best, 2] + 1, w - 1), min(box[best, 3] + 1, h - 1)
+    # fact 3 counts a component with its holes filled; the sweep knows only its own blocks, so a rival whose box
+    # could hold the winner's area is marked and OpenCV decides that level
+    for k in range(nact):
+        r = active[k]
+        if r != best and 2 * (box[r, 2] - box[r, 0]) * (box[r, 3] - box[r, 1]) >= area2[best]: contested[v] = True
+    return boxes, nb
+
 # %% ../nbs/07_boxes.ipynb #1a616f3f
 @njit(cache=True)
 def _foreground_sweep(u, order, starts, want, area_floor, ws):
@@ -234,22 +291,7 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
             y = pix // w
             x = pix - y * w
             pad = (y + 1) * stride + x + 1                  # the same pixel in the padded grid
-            a = -1                                          # the component pix belongs to, once known
-            for dy in range(-stride, 2 * stride, stride):   # fact 1: all 8 neighbours (outer contours are 8-connected)
-                for dx in range(-1, 2):
-                    lq = lab[pad + dy + dx]                 # the border ring stays -1
-                    if lq < 0 or lq == a: continue
-                    b = _root(parent, lq)
-                    lab[pad + dy + dx] = b                  # point the pixel at its root: shorter walks later
-                    if b == a: continue
-                    if a < 0:
-                        a = b
-                        continue
-                    r, c = _union(parent, size, box, a, b)
-                    first[r] = min(first[r], first[c])      # fact 4 compares first pixels in raster order
-                    area2[r] += area2[c]
-                    nact = _unlink(active, slot, c, nact)
-                    a = r
+            a, nact = _join8(lab, parent, size, box, first, area2, active, slot, nact, pad, stride)
             if a < 0:                                       # no neighbour yet: a new component
                 a = ncomp
                 ncomp += 1
@@ -263,31 +305,47 @@ def _foreground_sweep(u, order, starts, want, area_floor, ws):
                 _grow(box, a, x, y)
             lab[pad] = a
             if g > area_floor:                              # areas only as low as a single-contour level needs
-                # fact 3: each 2 x 2 block around the pixel gains it, and its share of 2 x area moves up one step
-                for by in range(max(y - 1, 0), min(y + 1, h - 1)):
-                    for bx in range(max(x - 1, 0), min(x + 1, w - 1)):
-                        k = blocks[by * (w - 1) + bx]
-                        blocks[by * (w - 1) + bx] = k + 1
-                        area2[a] += twice_area[k + 1] - twice_area[k]
+                _add_blocks(blocks, area2, twice_area, a, x, y, h, w)
         v = g - 1
-        if not want[v]: continue
-        best = -1
-        for k in range(nact):
-            r = active[k]
-            # wsolevaluation's box: x1 = x + w of boundingRect, one past the last pixel, then clipped (opencv_boxes)
-            boxes = _push(boxes, nb, box[r, 0], box[r, 1], min(box[r, 2] + 1, w - 1), min(box[r, 3] + 1, h - 1), v)
-            nb += 1
-            # fact 3 gives the areas; fact 4 breaks a tie: the component whose first pixel comes last wins
-            if best < 0 or area2[r] > area2[best] or (area2[r] == area2[best] and first[r] > first[best]): best = r
-        if best < 0 or v < area_floor: continue
-        largest[v, 0], largest[v, 1] = box[best, 0], box[best, 1]
-        largest[v, 2], largest[v, 3] = min(box[best, 2] + 1, w - 1), min(box[best, 3] + 1, h - 1)
-        # fact 3 counts a component with its holes filled; the sweep knows only its own blocks, so a rival whose box
-        # could hold the winner's area is marked and OpenCV decides that level
-        for k in range(nact):
-            r = active[k]
-            if r != best and 2 * (box[r, 2] - box[r, 0]) * (box[r, 3] - box[r, 1]) >= area2[best]: contested[v] = True
+        if want[v]: boxes, nb = _read_level(v, ints, box, nact, area_floor, h, w, boxes, nb, largest, contested)
     return boxes[:nb], largest, contested
+
+# %% ../nbs/07_boxes.ipynb #holejn04
+@njit(cache=True, inline='always')
+def _join4(lab, parent, size, box, edge, inner, slot, nin, pad, offsets):
+    """Fact 2: join the background pixel at `pad` (padded grid) to the components of its 4 neighbours already present
+    (`offsets` in the padded grid), merging them; return its component (-1: none yet) and the new number of components
+    off the border."""
+    a = -1
+    for d in offsets:                                       # fact 2: the background is 4-connected
+        lq = lab[pad + d]
+        if lq < 0 or lq == a: continue
+        b = _root(parent, lq)
+        lab[pad + d] = b
+        if b == a: continue
+        if a < 0:
+            a = b
+            continue
+        r, c = _union(parent, size, box, a, b)
+        if slot[c] >= 0: nin = _unlink(inner, slot, c, nin)       # c is absorbed
+        if edge[c] and not edge[r]:                         # r now reaches the border: fact 2, not a hole
+            edge[r] = True
+            nin = _unlink(inner, slot, r, nin)
+        a = r
+    return a, nin
+
+@njit(cache=True)
+def _push_holes(boxes, nb, box, inner, nin, v, h, w):
+    "Push the grown box of each of the `nin` holes at level `v`; return the buffer and its length."
+    for k in range(nin):
+        r = inner[k]
+        # fact 2: the hole's contour runs through the foreground around it, one pixel out on every side; x1, y1 gain
+        # one more as in the foreground sweep
+        boxes = _push(
+            boxes, nb, box[r, 0] - 1, box[r, 1] - 1, min(box[r, 2] + 2, w - 1), min(box[r, 3] + 2, h - 1), v
+        )
+        nb += 1
+    return boxes, nb
 
 # %% ../nbs/07_boxes.ipynb #df4c3cec
 @njit(cache=True)
@@ -300,9 +358,9 @@ def _hole_sweep(u, order, starts, want, ws):
     lab[:] = -1
     slot[:] = -1
     stride = w + 2
+    offsets = np.array([-stride, -1, 1, stride])            # up, left, right, down: 4-connected
     nin, ncomp, nb = 0, 0, 0                                # components off the border, components made, boxes pushed
-    nholes = np.zeros(256, np.int64)
-    boxes = np.empty((16, 5), np.int64)
+    nholes, boxes = np.zeros(256, np.int64), np.empty((16, 5), np.int64)
     for v in range(255):                                    # darkest first: then the pixels present are u <= v
         for j in range(starts[v], starts[v + 1]):
             pix = order[j]
@@ -310,22 +368,7 @@ def _hole_sweep(u, order, starts, want, ws):
             x = pix - y * w
             pad = (y + 1) * stride + x + 1
             on_edge = x == 0 or y == 0 or x == w - 1 or y == h - 1
-            a = -1
-            for d in (-stride, -1, 1, stride):              # fact 2: the background is 4-connected
-                lq = lab[pad + d]
-                if lq < 0 or lq == a: continue
-                b = _root(parent, lq)
-                lab[pad + d] = b
-                if b == a: continue
-                if a < 0:
-                    a = b
-                    continue
-                r, c = _union(parent, size, box, a, b)
-                if slot[c] >= 0: nin = _unlink(inner, slot, c, nin)       # c is absorbed
-                if edge[c] and not edge[r]:                 # r now reaches the border: fact 2, not a hole
-                    edge[r] = True
-                    nin = _unlink(inner, slot, r, nin)
-                a = r
+            a, nin = _join4(lab, parent, size, box, edge, inner, slot, nin, pad, offsets)
             if a < 0:
                 a = ncomp
                 ncomp += 1
@@ -342,15 +385,7 @@ def _hole_sweep(u, order, starts, want, ws):
                     nin = _unlink(inner, slot, a, nin)
             lab[pad] = a
         nholes[v] = nin
-        if not want[v]: continue
-        for k in range(nin):
-            r = inner[k]
-            # fact 2: the hole's contour runs through the foreground around it, one pixel out on every side; x1, y1 gain
-            # one more as in the foreground sweep
-            boxes = _push(
-                boxes, nb, box[r, 0] - 1, box[r, 1] - 1, min(box[r, 2] + 2, w - 1), min(box[r, 3] + 2, h - 1), v
-            )
-            nb += 1
+        if want[v]: boxes, nb = _push_holes(boxes, nb, box, inner, nin, v, h, w)
     return boxes[:nb], nholes
 
 # %% ../nbs/07_boxes.ipynb #b6ef313c

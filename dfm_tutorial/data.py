@@ -18,6 +18,7 @@ import hashlib, json, logging, math, os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fastcore.basics import patch
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
@@ -93,15 +94,10 @@ def _per_image(path, rows, numbers, index, what):
         raise MetadataError(f"{path}: image id {list(index)[i]} (images.txt line {i + 1}) has no {what}")
     return out
 
-# %% ../nbs/10_data.ipynb #e8dd6a62
-def read_cub_metadata(root):
-    "Read and cross-check a CUB-format dataset's metadata files under `root`."
-    root = Path(root)
-    missing = [f for f in CUB_FILES[:4] if not (root / f).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{root} is not a CUB-format dataset: {', '.join(missing)} missing (expected {', '.join(CUB_FILES)})"
-        )
+# %% ../nbs/10_data.ipynb #cubmeta2
+def _read_images(root):
+    """`images.txt` as `(id, path)` rows, their line numbers and `{image id: position}`; an id or a file listed twice
+    stops."""
     images, lines = _parse_lines(root / 'images.txt', (int, str), '<image id> <path>')
     index, line_of = {}, {}
     for k, ((i, p), n) in enumerate(zip(images, lines)):
@@ -110,6 +106,10 @@ def read_cub_metadata(root):
             raise MetadataError(f"{root / 'images.txt'}:{n}: {p} is listed again (line {line_of[f]}): "
                                 "each image file needs one id")
         index[i], line_of[f] = k, n
+    return images, lines, index
+
+def _read_labels(root, images, index):
+    "Class names (`None` without `classes.txt`), each image's class id `(n,)` from 1, checked, and the class count."
     names = (
         [c for _, c in _parse_lines(root / 'classes.txt', (int, str), '<class id> <name>')[0]]
         if (root / 'classes.txt').is_file()
@@ -125,11 +125,19 @@ def read_cub_metadata(root):
             f"{root / 'image_class_labels.txt'}: image id {images[k][0]} has class id {labels[k]}, "
             f"outside 1..{n_classes} ({'classes.txt' if names else 'the largest id'})"
         )
+    return names, labels, n_classes
+
+# %% ../nbs/10_data.ipynb #cubmeta4
+def _read_split(root, index):
+    "Each image's training flag `(n,)` from `train_test_split.txt`: one per image, 0 or 1."
     rows, numbers = _parse_lines(root / 'train_test_split.txt', (int, int), '<image id> <is_training_image>')
     for (i, t), n in zip(rows, numbers):
         if t not in (0, 1):
             raise MetadataError(f"{root / 'train_test_split.txt'}:{n}: the split flag must be 0 or 1, got {t}")
-    is_train = _per_image(root / 'train_test_split.txt', rows, numbers, index, 'split flag').astype(bool)
+    return _per_image(root / 'train_test_split.txt', rows, numbers, index, 'split flag').astype(bool)
+
+def _read_boxes(root, index, n_images):
+    "Boxes `(m, 4)` `(x0, y0, x1, y1)` grouped by image (file order within) and their offsets `(n_images + 1,)`."
     rows, numbers = _parse_lines(
         root / 'bounding_boxes.txt', (int, float, float, float, float), '<image id> <x> <y> <w> <h>'
     )
@@ -144,7 +152,22 @@ def read_cub_metadata(root):
     xywh = np.array([r[1:] for r in rows], np.float64).reshape(-1, 4)
     order = np.argsort(owner, kind='stable')                                  # group boxes by image, file order within
     boxes = np.floor(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1))[order]
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(images)))])
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_images))])
+    return boxes, offsets
+
+# %% ../nbs/10_data.ipynb #e8dd6a62
+def read_cub_metadata(root):
+    "Read and cross-check a CUB-format dataset's metadata files under `root`."
+    root = Path(root)
+    missing = [f for f in CUB_FILES[:4] if not (root / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{root} is not a CUB-format dataset: {', '.join(missing)} missing (expected {', '.join(CUB_FILES)})"
+        )
+    images, lines, index = _read_images(root)
+    names, labels, n_classes = _read_labels(root, images, index)
+    is_train = _read_split(root, index)
+    boxes, offsets = _read_boxes(root, index, len(images))
     return WSOLMetadata(root, [p for _, p in images], labels - 1, is_train, boxes, offsets,
                         names or [str(k) for k in range(1, n_classes + 1)], np.array(lines))
 
@@ -249,21 +272,6 @@ class WSOLDataset(Dataset):
         self._check_files()
         if split != 'train': self._check_boxes()
 
-    def _check_files(self):
-        missing = [i for i in self.indices if not self.meta.image_path(i).is_file()]
-        if missing:
-            raise BadImageError(
-                f"{len(missing)} image(s) of split {self.split!r} missing, first: {self.meta.where(missing[0])}"
-            )
-
-    def _check_boxes(self):
-        boxless = self.indices[np.diff(self.meta.offsets)[self.indices] == 0]
-        if len(boxless):
-            raise MetadataError(
-                f"{len(boxless)} image(s) of split {self.split!r} have no line "
-                f"in bounding_boxes.txt, first: {self.meta.where(boxless[0])}"
-            )
-
     @property
     def num_classes(self): return len(self.meta.class_names)
     def __len__(self): return len(self.indices)
@@ -283,6 +291,24 @@ class WSOLDataset(Dataset):
         check_boxes_fit(self.meta, [i], [image.size])
         if self.transform is not None: image, boxes = self.transform(image, boxes)
         return image, int(self.meta.labels[i]), boxes, self.meta.paths[i]
+
+# %% ../nbs/10_data.ipynb #wsolds02
+@patch
+def _check_files(self:WSOLDataset):
+    missing = [i for i in self.indices if not self.meta.image_path(i).is_file()]
+    if missing:
+        raise BadImageError(
+            f"{len(missing)} image(s) of split {self.split!r} missing, first: {self.meta.where(missing[0])}"
+        )
+
+@patch
+def _check_boxes(self:WSOLDataset):
+    boxless = self.indices[np.diff(self.meta.offsets)[self.indices] == 0]
+    if len(boxless):
+        raise MetadataError(
+            f"{len(boxless)} image(s) of split {self.split!r} have no line "
+            f"in bounding_boxes.txt, first: {self.meta.where(boxless[0])}"
+        )
 
 # %% ../nbs/10_data.ipynb #945990ee
 def pad_boxes(boxes):

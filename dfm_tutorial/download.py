@@ -81,6 +81,27 @@ def _fetch(url, part, timeout, chunk_size, progress):
         part.unlink()
         raise http.client.HTTPException(f"{url}: {got} bytes arrived for a file of {total}: starting over")
 
+# %% ../nbs/11_download.ipynb #dlretry2
+def _fetch_with_retries(url, part, retries, timeout, chunk_size, backoff, progress):
+    "`_fetch` into `part` until it completes: transient failures retried with backoff, `retries` times at most."
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, part, timeout, chunk_size, progress)
+            return
+        except HTTPError as e:
+            if e.code not in TRANSIENT or attempt == retries:
+                raise ConnectionError(f"{url}: HTTP {e.code} {e.reason}") from None
+            if progress: print(f"HTTP {e.code} {e.reason}; trying again in {backoff * 2 ** attempt:.0f} s")
+            time.sleep(backoff * 2 ** attempt)
+        except (URLError, OSError, http.client.HTTPException) as e:
+            if attempt == retries:
+                raise ConnectionError(
+                    f"downloading {url} failed {retries + 1} times ({e!r}); {part} keeps the "
+                    f"{part.stat().st_size if part.exists() else 0} bytes fetched so far: run again to resume"
+                ) from None
+            if progress: print(f"connection lost ({e!r}); resuming in {backoff * 2 ** attempt:.0f} s")
+            time.sleep(backoff * 2 ** attempt)
+
 # %% ../nbs/11_download.ipynb #dc28623a
 def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, backoff=2.0, progress=True):
     "Download `url` to `dest` with resume and retries, verify `md5` (if given), skip when already done; returns `dest`."
@@ -98,23 +119,7 @@ def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, bac
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + '.part')
-    for attempt in range(retries + 1):
-        try:
-            _fetch(url, part, timeout, chunk_size, progress)
-            break
-        except HTTPError as e:
-            if e.code not in TRANSIENT or attempt == retries:
-                raise ConnectionError(f"{url}: HTTP {e.code} {e.reason}") from None
-            if progress: print(f"HTTP {e.code} {e.reason}; trying again in {backoff * 2 ** attempt:.0f} s")
-            time.sleep(backoff * 2 ** attempt)
-        except (URLError, OSError, http.client.HTTPException) as e:
-            if attempt == retries:
-                raise ConnectionError(
-                    f"downloading {url} failed {retries + 1} times ({e!r}); {part} keeps the "
-                    f"{part.stat().st_size if part.exists() else 0} bytes fetched so far: run again to resume"
-                ) from None
-            if progress: print(f"connection lost ({e!r}); resuming in {backoff * 2 ** attempt:.0f} s")
-            time.sleep(backoff * 2 ** attempt)
+    _fetch_with_retries(url, part, retries, timeout, chunk_size, backoff, progress)
     if md5 and (got := md5_file(part, progress=progress)) != md5:
         bad = dest.with_name(dest.name + '.corrupt')
         part.replace(bad)
@@ -271,6 +276,54 @@ def _images_under(folder, prefix, nested):
                        for p in sorted(c.iterdir()) if p.suffix.lower() in exts]
     return [f"{prefix}/{p.name}" for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in exts]
 
+# %% ../nbs/11_download.ipynb #ilsvrc02
+def _kaggle_sources(kaggle, dest, train_boxes, progress):
+    """Place the images of Kaggle's ImageNet localization folder `kaggle` under `dest/images`; returns the class words,
+    the validation images' WordNet ids and boxes, and the training boxes (empty without them)."""
+    kaggle = Path(kaggle)
+    need = [kaggle / 'ILSVRC/Data/CLS-LOC/train', kaggle / 'ILSVRC/Data/CLS-LOC/val',
+            kaggle / 'LOC_synset_mapping.txt', kaggle / 'LOC_val_solution.csv']
+    if missing := [str(p) for p in need if not p.exists()]:
+        raise FileNotFoundError(f"not a Kaggle ImageNet localization folder: missing {', '.join(missing)}")
+    words = dict(line.split(' ', 1) for line in need[2].read_text().splitlines() if line.strip())
+    _place_images(need[0], dest / 'images/train', progress)
+    _place_images(need[1], dest / 'images/val', progress)
+    vboxes, vwnid = _boxes_from_csv(need[3])
+    tboxes = (
+        _boxes_from_csv(train_boxes or kaggle / 'LOC_train_solution.csv')[0]
+        if (train_boxes or (kaggle / 'LOC_train_solution.csv').exists())
+        else {}
+    )
+    return words, vwnid, vboxes, tboxes
+
+# %% ../nbs/11_download.ipynb #ilsvrc04
+def _official_sources(dest, train, val, devkit, val_boxes, train_boxes, progress):
+    """Place the images of the official archives or folders under `dest/images`, the classes read from the devkit by
+    torchvision; returns what `_kaggle_sources` returns."""
+    if missing := [
+        n for n, v in dict(train=train, val=val, devkit=devkit, val_boxes=val_boxes).items() if v is None
+    ]:
+        raise ValueError(
+            "the official layout needs train, val, devkit and "
+            f"val_boxes; missing: {', '.join(missing)} (or pass kaggle=)"
+        )
+    from torchvision.datasets.imagenet import parse_devkit_archive, load_meta_file
+    check = _member_filter(devkit)
+    with tarfile.open(devkit, 'r|*') as tar:
+        for m in tar: check(m, str(dest))                   # refuse an unsafe devkit before torchvision extracts it
+    parse_devkit_archive(str(dest), str(Path(devkit).resolve()))   # verifies the official MD5, writes dest/meta.bin
+    wnid_to_classes, val_wnids = load_meta_file(str(dest))
+    words = {w: ', '.join(c) for w, c in wnid_to_classes.items()}
+    _place_images(train, dest / 'images/train', progress, per_class_tars=not Path(train).is_dir())
+    _place_images(val, dest / 'images/val', progress)
+    val_names = _images_under(dest / 'images/val', 'val', nested=False)
+    if len(val_names) != len(val_wnids):
+        raise ValueError(f"{val}: {len(val_names)} validation images, but the devkit labels {len(val_wnids)}")
+    vwnid = {Path(p).stem: w for p, w in zip(val_names, val_wnids)}
+    vboxes = _boxes_from_xmls(val_boxes, progress)
+    tboxes = _boxes_from_xmls(train_boxes, progress) if train_boxes else {}
+    return words, vwnid, vboxes, tboxes
+
 # %% ../nbs/11_download.ipynb #e3d12127
 def prepare_ilsvrc(
     dest, train=None, val=None, devkit=None, val_boxes=None, train_boxes=None, kaggle=None, progress=True
@@ -282,45 +335,9 @@ def prepare_ilsvrc(
         if progress: print(f"ILSVRC-2012 is already prepared at {dest}: nothing to do")
         return dest
     (dest / 'images').mkdir(parents=True, exist_ok=True)
-    if kaggle is not None:
-        kaggle = Path(kaggle)
-        need = [kaggle / 'ILSVRC/Data/CLS-LOC/train', kaggle / 'ILSVRC/Data/CLS-LOC/val',
-                kaggle / 'LOC_synset_mapping.txt', kaggle / 'LOC_val_solution.csv']
-        if missing := [str(p) for p in need if not p.exists()]:
-            raise FileNotFoundError(f"not a Kaggle ImageNet localization folder: missing {', '.join(missing)}")
-        words = dict(line.split(' ', 1) for line in need[2].read_text().splitlines() if line.strip())
-        _place_images(need[0], dest / 'images/train', progress)
-        _place_images(need[1], dest / 'images/val', progress)
-        vboxes, vwnid = _boxes_from_csv(need[3])
-        tboxes = (
-            _boxes_from_csv(train_boxes or kaggle / 'LOC_train_solution.csv')[0]
-            if (train_boxes or (kaggle / 'LOC_train_solution.csv').exists())
-            else {}
-        )
-    else:
-        if missing := [
-            n for n, v in dict(train=train, val=val, devkit=devkit, val_boxes=val_boxes).items() if v is None
-        ]:
-            raise ValueError(
-                "the official layout needs train, val, devkit and "
-                f"val_boxes; missing: {', '.join(missing)} (or pass kaggle=)"
-            )
-        from torchvision.datasets.imagenet import parse_devkit_archive, load_meta_file
-        check = _member_filter(devkit)
-        with tarfile.open(devkit, 'r|*') as tar:
-            for m in tar: check(m, str(dest))                   # refuse an unsafe devkit before torchvision extracts it
-        parse_devkit_archive(str(dest), str(Path(devkit).resolve()))   # verifies the official MD5, writes dest/meta.bin
-        wnid_to_classes, val_wnids = load_meta_file(str(dest))
-        words = {w: ', '.join(c) for w, c in wnid_to_classes.items()}
-        _place_images(train, dest / 'images/train', progress, per_class_tars=not Path(train).is_dir())
-        _place_images(val, dest / 'images/val', progress)
-        val_names = _images_under(dest / 'images/val', 'val', nested=False)
-        if len(val_names) != len(val_wnids):
-            raise ValueError(f"{val}: {len(val_names)} validation images, but the devkit labels {len(val_wnids)}")
-        vwnid = {Path(p).stem: w for p, w in zip(val_names, val_wnids)}
-        vboxes = _boxes_from_xmls(val_boxes, progress)
-        tboxes = _boxes_from_xmls(train_boxes, progress) if train_boxes else {}
-    return _write_ilsvrc_metadata(dest, words, vwnid, vboxes, tboxes, progress)
+    if kaggle is not None: sources = _kaggle_sources(kaggle, dest, train_boxes, progress)
+    else: sources = _official_sources(dest, train, val, devkit, val_boxes, train_boxes, progress)
+    return _write_ilsvrc_metadata(dest, *sources, progress)
 
 # %% ../nbs/11_download.ipynb #2f9bfb26
 def _write_ilsvrc_metadata(dest, words, val_wnid, val_boxes, train_boxes, progress):

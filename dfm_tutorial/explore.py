@@ -13,6 +13,7 @@ import base64, io, math, numbers
 import numpy as np
 import torch
 import ipywidgets as widgets
+from fastcore.basics import patch
 from traitlets import validate
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -227,84 +228,92 @@ class DFMExplorer(_Explorer):
         self._start(fig, widgets.VBox([c['row'], sliders]),
                     'DFM explorer: run the notebook in JupyterLab to move the sliders', dynamic)
 
-    def _build(self):
-        "The figure, built once: one image artist per map, the sorted channel bars and the α line."
-        fig = Figure(figsize=(13, 5.2), dpi=80)
-        grid = fig.add_gridspec(2, 6)
-        slots = [grid[0, j] for j in range(6)] + [grid[1, j] for j in range(2, 6)]
-        axes = [fig.add_subplot(s) for s in slots]
-        for ax in axes: ax.set_axis_off()                    # no ticks or spines to lay out on every draw
-        self.picture = axes[0].imshow(np.zeros((2, 2, 3)))
-        self.artists = {k: ax.imshow(np.zeros((2, 2)), cmap='viridis') for k, ax in zip(self.MAPS, axes[1:])}
-        bars = fig.add_subplot(grid[1, :2])
-        self.kept = bars.stairs([0], [0, 1], fill=True, color='tab:blue', label='kept ($C_M$ = 1)')
-        self.dropped = bars.stairs([0], [0, 1], fill=True, color='lightgray', label='dropped ($C_M$ = 0)')
-        self.cut = bars.axhline(0, color='tab:red', lw=1, label='α')
-        bars.set(ylim=(0, 1.05))
-        bars.set_xlabel('channel, by $A_C$', fontsize=8)
-        bars.set_ylabel('$A_C$ / max', fontsize=8)
-        bars.tick_params(labelsize=7)
-        bars.legend(fontsize=7, loc='upper right')
-        self.bars = bars
-        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.94, wspace=0.1, hspace=0.3)
-        return fig
+# %% ../nbs/40_explorer.ipynb #dfmxbuild
+@patch
+def _build(self:DFMExplorer):
+    "The figure, built once: one image artist per map, the sorted channel bars and the α line."
+    fig = Figure(figsize=(13, 5.2), dpi=80)
+    grid = fig.add_gridspec(2, 6)
+    slots = [grid[0, j] for j in range(6)] + [grid[1, j] for j in range(2, 6)]
+    axes = [fig.add_subplot(s) for s in slots]
+    for ax in axes: ax.set_axis_off()                    # no ticks or spines to lay out on every draw
+    self.picture = axes[0].imshow(np.zeros((2, 2, 3)))
+    self.artists = {k: ax.imshow(np.zeros((2, 2)), cmap='viridis') for k, ax in zip(self.MAPS, axes[1:])}
+    bars = fig.add_subplot(grid[1, :2])
+    self.kept = bars.stairs([0], [0, 1], fill=True, color='tab:blue', label='kept ($C_M$ = 1)')
+    self.dropped = bars.stairs([0], [0, 1], fill=True, color='lightgray', label='dropped ($C_M$ = 0)')
+    self.cut = bars.axhline(0, color='tab:red', lw=1, label='α')
+    bars.set(ylim=(0, 1.05))
+    bars.set_xlabel('channel, by $A_C$', fontsize=8)
+    bars.set_ylabel('$A_C$ / max', fontsize=8)
+    bars.tick_params(labelsize=7)
+    bars.legend(fontsize=7, loc='upper right')
+    self.bars = bars
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.94, wspace=0.1, hspace=0.3)
+    return fig
 
-    def update(self, change=None):
-        "Recompute the maps for the controls' values and redraw them into the existing figure."
-        v = self.values()
-        x = self.features[v['layer']][v['image']][None].float()                # (1, c, h, w)
-        m = explorer_maps(x, v['row'], **{k: v[k] for k in PARAMS})
-        used = used_params(v['row'])
-        for k in PARAMS: self.controls[k].disabled = k not in used
-        self._draw(x, m, v)
-        self.live.refresh(full=v['layer'] != self.layer)   # another layer: other channel count, so new bar axis ticks
-        self.layer = v['layer']
-        return m
+@patch
+def update(self:DFMExplorer, change=None):
+    "Recompute the maps for the controls' values and redraw them into the existing figure."
+    v = self.values()
+    x = self.features[v['layer']][v['image']][None].float()                # (1, c, h, w)
+    m = explorer_maps(x, v['row'], **{k: v[k] for k in PARAMS})
+    used = used_params(v['row'])
+    for k in PARAMS: self.controls[k].disabled = k not in used
+    self._draw(x, m, v)
+    self.live.refresh(full=v['layer'] != self.layer)   # another layer: other channel count, so new bar axis ticks
+    self.layer = v['layer']
+    return m
 
-    def _show(self, key, t, title, shape, low=None, high=None):
-        "Put map `t` (or nothing, if the row has none) into panel `key`."
-        im = self.artists[key]
-        im.set_visible(t is not None)
-        if t is not None:
-            a = _spatial(t, shape)
-            im.set_data(a)
-            im.set_clim(*_limits(a, low, high))
-        # a fixed y skips matplotlib's title placement
-        im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)
+# %% ../nbs/40_explorer.ipynb #dfmxdraw
+@patch
+def _show(self:DFMExplorer, key, t, title, shape, low=None, high=None):
+    "Put map `t` (or nothing, if the row has none) into panel `key`."
+    im = self.artists[key]
+    im.set_visible(t is not None)
+    if t is not None:
+        a = _spatial(t, shape)
+        im.set_data(a)
+        im.set_clim(*_limits(a, low, high))
+    # a fixed y skips matplotlib's title placement
+    im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)
 
-    def _draw(self, x, m, v):
-        shape, (c, h, w) = x.shape, x.shape[1:]
-        self.picture.set_data(to_image(self.images[v['image']]).numpy())
-        self.picture.axes.set_title(f"image {v['image']}, {v['layer']} ({c}×{h}×{w})", fontsize=8, y=1)
-        peak = float(x.mean(1).max())
-        first, second = _fused_titles(v['row'])
-        dropped = int((m['P_M'] == 0).sum()) if 'P_M' in m else 0
-        self._show('F_in', x, '$F_{in}$', shape, 0, peak)
-        self._show('A_P', m.get('A_P'), '$A_P$ = CAP($F_{in}$)', shape)
-        self._show('P_M', m.get('P_M'), f'$P_M$: {dropped} of {h * w} dropped', shape, 0, 1)
-        self._show('M', m.get('M'), f"$M$ (λ = {v['lam']:.2f})", shape, 0, max(v['lam'], 1e-6))
-        self._show('P_M_hat', m['P_M_hat'] if 'M' in m else None, r'$\hat P_M = P_M (1 + M)$', shape, 0, 1 + v['lam'])
-        self._show('first', m['first'], f"{first}, prob. θ", shape)
-        self._show('second', m['second'], f"{second}, prob. 1 − θ", shape)
-        self._show('E_module', m['E_module'], r'$E[F_{module}]$', shape)
-        self._show('E_out', m['E_out'], r'$E[F_{out}]$ (scale of $F_{in}$)', shape, 0, peak)
-        self._draw_channels(m, v, c)
+@patch
+def _draw(self:DFMExplorer, x, m, v):
+    shape, (c, h, w) = x.shape, x.shape[1:]
+    self.picture.set_data(to_image(self.images[v['image']]).numpy())
+    self.picture.axes.set_title(f"image {v['image']}, {v['layer']} ({c}×{h}×{w})", fontsize=8, y=1)
+    peak = float(x.mean(1).max())
+    first, second = _fused_titles(v['row'])
+    dropped = int((m['P_M'] == 0).sum()) if 'P_M' in m else 0
+    self._show('F_in', x, '$F_{in}$', shape, 0, peak)
+    self._show('A_P', m.get('A_P'), '$A_P$ = CAP($F_{in}$)', shape)
+    self._show('P_M', m.get('P_M'), f'$P_M$: {dropped} of {h * w} dropped', shape, 0, 1)
+    self._show('M', m.get('M'), f"$M$ (λ = {v['lam']:.2f})", shape, 0, max(v['lam'], 1e-6))
+    self._show('P_M_hat', m['P_M_hat'] if 'M' in m else None, r'$\hat P_M = P_M (1 + M)$', shape, 0, 1 + v['lam'])
+    self._show('first', m['first'], f"{first}, prob. θ", shape)
+    self._show('second', m['second'], f"{second}, prob. 1 − θ", shape)
+    self._show('E_module', m['E_module'], r'$E[F_{module}]$', shape)
+    self._show('E_out', m['E_out'], r'$E[F_{out}]$ (scale of $F_{in}$)', shape, 0, peak)
+    self._draw_channels(m, v, c)
 
-    def _draw_channels(self, m, v, c):
-        "A_C / max sorted high to low; the channels C_M drops (above the α line) in grey."
-        has = 'A_C' in m
-        for artist in (self.kept, self.dropped, self.cut): artist.set_visible(has)
-        if not has:
-            self.bars.set_title('$A_C$, $C_M$: no channel branch in this row', fontsize=8, y=1)
-            return
-        a_c, order = m['A_C'].flatten().sort(descending=True)
-        a_c, keep = a_c / a_c[0].clamp(min=1e-12), m['C_M'].flatten()[order].bool()
-        edges = np.arange(c + 1)
-        self.kept.set_data(torch.where(keep, a_c, 0).numpy(), edges)
-        self.dropped.set_data(torch.where(keep, 0, a_c).numpy(), edges)
-        self.cut.set_ydata([v['alpha']] * 2)
-        self.bars.set_xlim(0, c)
-        self.bars.set_title(f'$A_C$ = GAP($F_{{in}}$): {int((~keep).sum())} of {c} channels dropped', fontsize=8, y=1)
+# %% ../nbs/40_explorer.ipynb #dfmxchan
+@patch
+def _draw_channels(self:DFMExplorer, m, v, c):
+    "A_C / max sorted high to low; the channels C_M drops (above the α line) in grey."
+    has = 'A_C' in m
+    for artist in (self.kept, self.dropped, self.cut): artist.set_visible(has)
+    if not has:
+        self.bars.set_title('$A_C$, $C_M$: no channel branch in this row', fontsize=8, y=1)
+        return
+    a_c, order = m['A_C'].flatten().sort(descending=True)
+    a_c, keep = a_c / a_c[0].clamp(min=1e-12), m['C_M'].flatten()[order].bool()
+    edges = np.arange(c + 1)
+    self.kept.set_data(torch.where(keep, a_c, 0).numpy(), edges)
+    self.dropped.set_data(torch.where(keep, 0, a_c).numpy(), edges)
+    self.cut.set_ydata([v['alpha']] * 2)
+    self.bars.set_xlim(0, c)
+    self.bars.set_title(f'$A_C$ = GAP($F_{{in}}$): {int((~keep).sum())} of {c} channels dropped', fontsize=8, y=1)
 
 # %% ../nbs/40_explorer.ipynb #e0f15591
 def model_cams(models:dict, images, labels) -> dict:
@@ -359,75 +368,87 @@ class CAMExplorer(_Explorer):
                     'CAM explorer: run the notebook in JupyterLab to move the threshold',
                     dynamic + [self.per_image.title, *self.cursors])
 
-    def gt_boxes(self, index): return self.gt[self.offsets[index]:self.offsets[index + 1]]
-
-    def localize(self, name:str, index:int, threshold:float):
-        """The region of `cams[name][index]` kept at `threshold` `(h, w)` bool, the box `(4,)` of its largest contour
-        (the paper's protocol, `cam_region`), and the box's best IoU."""
-        region, box = cam_region(self.cams[name][index], threshold)
-        return region, box, float(box_iou(box[None], self.gt_boxes(index)).max())
-
-    def _build(self):
-        "The figure, built once: per method an image, a CAM, a shade, two boxes; below, the two curve panels."
-        k = len(self.cams)
-        fig = Figure(figsize=(max(3.2 * k, 8), 6.4), dpi=80)
-        grid = fig.add_gridspec(2, 2 * k, height_ratios=(1.25, 1))
-        colours = dict(zip(self.cams, ('tab:blue', 'tab:orange', 'tab:green', 'tab:red', 'tab:purple', 'tab:brown')))
-        self.panels = {}
-        for j, name in enumerate(self.cams):
-            ax = fig.add_subplot(grid[0, 2 * j:2 * j + 2])
-            ax.set_axis_off()
-            blank = np.zeros(self.cams[name].shape[1:])
-            self.panels[name] = dict(
-                picture=ax.imshow(np.zeros((*blank.shape, 3))),
-                cam=ax.imshow(blank, cmap='jet', alpha=0.45, vmin=0, vmax=1),
-                shade=ax.imshow(_shade(blank > 0)),
-                truth=[ax.add_patch(_rectangle('lime')) for _ in range(int(np.diff(self.offsets).max()))],
-                pred=ax.add_patch(_rectangle('red')),
-                ax=ax,
-            )
-        per_image, dataset = fig.add_subplot(grid[1, :k]), fig.add_subplot(grid[1, k:])
-        for name, curve in self.curves.items():
-            self.panels[name]['curve'] = per_image.plot(self.thresholds, curve[0], color=colours[name], label=name)[0]
-            acc = 100 * (curve >= self.iou).mean(0)
-            best = int(np.argmax(acc))
-            dataset.plot(self.thresholds, acc, color=colours[name],
-                         label=f'{name}: best t = {self.thresholds[best]:.2f} ({acc[best]:.0f} %)')
-        per_image.axhline(self.iou, color='gray', lw=0.8, ls=':')
-        per_image.set(xlabel='CAM threshold t', ylabel='IoU, largest region', ylim=(0, 1))
-        top = max(100 * (c >= self.iou).mean(0).max() for c in self.curves.values())
-        dataset.set(
-            xlabel='CAM threshold t', ylabel=f'box accuracy, IoU ≥ {self.iou} (%)', ylim=(0, min(100, 1.3 * top + 5))
+# %% ../nbs/40_explorer.ipynb #camxbuild
+@patch
+def _build(self:CAMExplorer):
+    "The figure, built once: per method an image, a CAM, a shade, two boxes; below, the two curve panels."
+    k = len(self.cams)
+    fig = Figure(figsize=(max(3.2 * k, 8), 6.4), dpi=80)
+    grid = fig.add_gridspec(2, 2 * k, height_ratios=(1.25, 1))
+    self.panels = {}
+    for j, name in enumerate(self.cams):
+        ax = fig.add_subplot(grid[0, 2 * j:2 * j + 2])
+        ax.set_axis_off()
+        blank = np.zeros(self.cams[name].shape[1:])
+        self.panels[name] = dict(
+            picture=ax.imshow(np.zeros((*blank.shape, 3))),
+            cam=ax.imshow(blank, cmap='jet', alpha=0.45, vmin=0, vmax=1),
+            shade=ax.imshow(_shade(blank > 0)),
+            truth=[ax.add_patch(_rectangle('lime')) for _ in range(int(np.diff(self.offsets).max()))],
+            pred=ax.add_patch(_rectangle('red')),
+            ax=ax,
         )
-        dataset.set_title('the test set', fontsize=9, y=1)
-        for ax in (per_image, dataset):
-            ax.axvline(PAPER_CAM_THRESHOLD, color='gray', lw=0.8, ls='--')
-            ax.legend(fontsize=7, loc='upper right')
-            ax.tick_params(labelsize=7)
-        self.cursors = [ax.axvline(0, color='black', lw=1) for ax in (per_image, dataset)]
-        self.per_image = per_image
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.09, top=0.95, wspace=0.5, hspace=0.2)
-        return fig
+    self._build_curves(fig, grid, k)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.09, top=0.95, wspace=0.5, hspace=0.2)
+    return fig
 
-    def update(self, change=None):
-        "Redraw every panel for the current image and threshold; returns `{method: (box, IoU)}`."
-        v = self.values()
-        i, t = v['image'], v['threshold']
-        picture, gt, found = to_image(self.images[i]).numpy(), self.gt_boxes(i), {}
-        for name, p in self.panels.items():
-            region, box, iou = self.localize(name, i, t)
-            found[name] = box, iou
-            p['picture'].set_data(picture)
-            p['cam'].set_data(self.cams[name][i])
-            p['shade'].set_data(_shade(region))                      # the very pixels the red box is drawn around
-            _place(p['pred'], box)
-            for r, g in zip(p['truth'], [*gt, *[None] * len(p['truth'])]): _place(r, g)
-            p['ax'].set_title(f"{name}: IoU {iou:.2f}" + (' ✓' if iou >= self.iou else ''), fontsize=9, y=1)
-            p['curve'].set_ydata(self.curves[name][i])
-        self.per_image.set_title(f'image {i}: IoU of the box at every t', fontsize=9, y=1)
-        for line in self.cursors: line.set_xdata([t, t])
-        self.live.refresh()
-        return found
+# %% ../nbs/40_explorer.ipynb #camxcurves
+@patch
+def _build_curves(self:CAMExplorer, fig, grid, k):
+    "The two curve panels under the `k` image panels of `fig`: this image's IoU at every t, and the box accuracy."
+    colours = dict(zip(self.cams, ('tab:blue', 'tab:orange', 'tab:green', 'tab:red', 'tab:purple', 'tab:brown')))
+    per_image, dataset = fig.add_subplot(grid[1, :k]), fig.add_subplot(grid[1, k:])
+    for name, curve in self.curves.items():
+        self.panels[name]['curve'] = per_image.plot(self.thresholds, curve[0], color=colours[name], label=name)[0]
+        acc = 100 * (curve >= self.iou).mean(0)
+        best = int(np.argmax(acc))
+        dataset.plot(self.thresholds, acc, color=colours[name],
+                     label=f'{name}: best t = {self.thresholds[best]:.2f} ({acc[best]:.0f} %)')
+    per_image.axhline(self.iou, color='gray', lw=0.8, ls=':')
+    per_image.set(xlabel='CAM threshold t', ylabel='IoU, largest region', ylim=(0, 1))
+    top = max(100 * (c >= self.iou).mean(0).max() for c in self.curves.values())
+    dataset.set(
+        xlabel='CAM threshold t', ylabel=f'box accuracy, IoU ≥ {self.iou} (%)', ylim=(0, min(100, 1.3 * top + 5))
+    )
+    dataset.set_title('the test set', fontsize=9, y=1)
+    for ax in (per_image, dataset):
+        ax.axvline(PAPER_CAM_THRESHOLD, color='gray', lw=0.8, ls='--')
+        ax.legend(fontsize=7, loc='upper right')
+        ax.tick_params(labelsize=7)
+    self.cursors = [ax.axvline(0, color='black', lw=1) for ax in (per_image, dataset)]
+    self.per_image = per_image
+
+# %% ../nbs/40_explorer.ipynb #camxupdate
+@patch
+def gt_boxes(self:CAMExplorer, index): return self.gt[self.offsets[index]:self.offsets[index + 1]]
+
+@patch
+def localize(self:CAMExplorer, name:str, index:int, threshold:float):
+    """The region of `cams[name][index]` kept at `threshold` `(h, w)` bool, the box `(4,)` of its largest contour
+    (the paper's protocol, `cam_region`), and the box's best IoU."""
+    region, box = cam_region(self.cams[name][index], threshold)
+    return region, box, float(box_iou(box[None], self.gt_boxes(index)).max())
+
+@patch
+def update(self:CAMExplorer, change=None):   # noqa: F811 (patched onto another class than DFMExplorer's update)
+    "Redraw every panel for the current image and threshold; returns `{method: (box, IoU)}`."
+    v = self.values()
+    i, t = v['image'], v['threshold']
+    picture, gt, found = to_image(self.images[i]).numpy(), self.gt_boxes(i), {}
+    for name, p in self.panels.items():
+        region, box, iou = self.localize(name, i, t)
+        found[name] = box, iou
+        p['picture'].set_data(picture)
+        p['cam'].set_data(self.cams[name][i])
+        p['shade'].set_data(_shade(region))                      # the very pixels the red box is drawn around
+        _place(p['pred'], box)
+        for r, g in zip(p['truth'], [*gt, *[None] * len(p['truth'])]): _place(r, g)
+        p['ax'].set_title(f"{name}: IoU {iou:.2f}" + (' ✓' if iou >= self.iou else ''), fontsize=9, y=1)
+        p['curve'].set_ydata(self.curves[name][i])
+    self.per_image.set_title(f'image {i}: IoU of the box at every t', fontsize=9, y=1)
+    for line in self.cursors: line.set_xdata([t, t])
+    self.live.refresh()
+    return found
 
 # %% ../nbs/40_explorer.ipynb #19b1ede4
 def _rectangle(colour): return Rectangle((0, 0), 0, 0, fill=False, edgecolor=colour, lw=1.8)

@@ -11,6 +11,7 @@ __all__ = ['WSOL_THRESHOLDS', 'PAPER_CAM_THRESHOLD', 'BoxEvaluator', 'best_cam_t
 
 # %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
+from fastcore.basics import patch
 from .core import check_range, check_choice
 from .boxes import as_numpy, box_ious, check_maps, check_thresholds
 
@@ -78,61 +79,6 @@ class BoxEvaluator:
         self.counts = dict(gt_known=0, top1_loc=0, topk_loc=0, top1_cls=0)
         self.records = []                                                                  # per batch, if per_image
 
-    def accumulate(self, cams, gt_boxes, labels=None, logits=None):
-        """Add a batch: CAMs `(n, h, w)` in [0, 1], boxes per image; `labels` `(n,)` and `logits` `(n, K)` for the
-        classification-dependent metrics."""
-        if np.ndim(cams) != 3: raise ValueError(f"cams must be a batch (n, h, w), got shape {tuple(np.shape(cams))}")
-        n = len(cams)
-        if (labels is None) != (logits is None): raise ValueError("pass labels and logits together (or neither)")
-        if labels is not None:
-            labels, logits = as_numpy(labels), as_numpy(logits)
-            if labels.shape != (n,): raise ValueError(f"labels must be ({n},) for {n} cams, got shape {labels.shape}")
-            if not np.issubdtype(labels.dtype, np.integer):                  # 1.0 would never equal a class index
-                raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
-            if logits.ndim != 2 or len(logits) != n:
-                raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
-            if not np.isfinite(logits).all():                           # argmax of NaN would call every image right
-                bad = int((~np.isfinite(logits)).any(1).sum())
-                raise ValueError(
-                    f"logits must be finite: {bad} of {n} images have NaN or inf logits (a diverged model?)"
-                )
-            if labels.min() < 0 or labels.max() >= logits.shape[1]:
-                raise ValueError(
-                    f"labels must lie in [0, {logits.shape[1]}), got values in [{labels.min()}, {labels.max()}]"
-                )
-        th = np.append(self.thresholds, self.fixed)                    # the fixed threshold rides along as the last one
-        single_at = np.zeros(len(th), bool)
-        single_at[-1] = True
-        if self.v1: single_at[:] = True
-        multi, single = box_ious(cams, th, gt_boxes, single=single_at, name='cams')   # (n, T + 1) each; checks the cams
-        for d in self.ious: self.correct[d] += (multi[:, :-1] >= d / 100).sum(0)
-        if self.v1: self.correct_v1 += (single[:, :-1] >= 0.5).sum(0)
-        located = single[:, -1] >= 0.5                                  # (n,) the paper's protocol
-        self.counts['gt_known'] += int(located.sum())
-        record = dict(hits=np.stack([multi[:, :-1] >= d / 100 for d in self.ious]), located=located)   # (D, n, T), (n,)
-        if labels is not None:
-            self.k_used = min(self.topk, logits.shape[1])
-            ranked = np.argsort(-logits, axis=1, kind='stable')[:, :self.k_used]   # (n, k), best first
-            top1, topk = ranked[:, 0] == labels, (ranked == labels[:, None]).any(1)
-            self.counts['top1_cls'] += int(top1.sum())
-            self.counts['top1_loc'] += int((top1 & located).sum())
-            self.counts['topk_loc'] += int((topk & located).sum())
-            self.n_classified += n
-            record['top1'] = top1
-        if self.per_image: self.records.append(record)
-        self.n += n
-        return self
-
-    def per_image_records(self):
-        """Each image's hits `(D, N, T)` per IoU threshold and CAM threshold, `located` `(N,)` at the fixed one, `top1`
-        `(N,)`."""
-        if not self.per_image: raise ValueError("per-image records were not kept: BoxEvaluator(per_image=True)")
-        if not self.records: raise ValueError("no images accumulated yet: call accumulate() first")
-        out = dict(hits=np.concatenate([r['hits'] for r in self.records], 1), ious=np.array(self.ious),
-                   located=np.concatenate([r['located'] for r in self.records]))
-        if all('top1' in r for r in self.records): out['top1'] = np.concatenate([r['top1'] for r in self.records])
-        return out
-
     def curves(self):
         "BoxAcc (%) at every CAM threshold: one curve per δ (multi-contour) and 'v1' (largest contour, δ = 0.5)."
         if self.n == 0: raise ValueError("no images accumulated yet: call accumulate() first")
@@ -140,42 +86,113 @@ class BoxEvaluator:
         if self.v1: out['v1'] = 100 * self.correct_v1 / self.n
         return out
 
-    def compute(self):
-        "The metrics (percent) and the protocol that produced them, as a plain dict."
-        curves = self.curves()
-        best = {d: int(np.argmax(curves[d])) for d in self.ious}
-        res = {'n_images': self.n,
-               'max_box_acc_v2': float(np.mean([curves[d][best[d]] for d in self.ious])),
-               'max_box_acc_v2_per_iou': {str(d): float(curves[d][best[d]]) for d in self.ious},
-               'best_cam_threshold_v2': {str(d): float(self.thresholds[best[d]]) for d in self.ious},
-               'gt_known_loc': 100 * self.counts['gt_known'] / self.n}
-        if self.v1:
-            b = int(np.argmax(curves['v1']))
-            res.update(max_box_acc=float(curves['v1'][b]), best_cam_threshold_v1=float(self.thresholds[b]))
-        if self.n_classified:
-            if self.n_classified != self.n:
-                raise ValueError(
-                    f"labels and logits were given for {self.n_classified} "
-                    f"of {self.n} images: give them for all or none"
-                )
-            res.update(
-                {'top1_cls': 100 * self.counts['top1_cls'] / self.n, 'top1_loc': 100 * self.counts['top1_loc'] / self.n,
-                 f'top{self.topk}_loc': 100 * self.counts['topk_loc'] / self.n}
+# %% ../nbs/08_metrics.ipynb #bxlabels
+def _check_labels(labels, logits, n):
+    "`labels` `(n,)` and `logits` `(n, K)` for `n` CAMs as numpy arrays, or a `ValueError` saying what is wrong."
+    labels, logits = as_numpy(labels), as_numpy(logits)
+    if labels.shape != (n,): raise ValueError(f"labels must be ({n},) for {n} cams, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):                  # 1.0 would never equal a class index
+        raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if logits.ndim != 2 or len(logits) != n:
+        raise ValueError(f"logits must be ({n}, num_classes) for {n} cams, got shape {logits.shape}")
+    if not np.isfinite(logits).all():                           # argmax of NaN would call every image right
+        bad = int((~np.isfinite(logits)).any(1).sum())
+        raise ValueError(
+            f"logits must be finite: {bad} of {n} images have NaN or inf logits (a diverged model?)"
+        )
+    if labels.min() < 0 or labels.max() >= logits.shape[1]:
+        raise ValueError(
+            f"labels must lie in [0, {logits.shape[1]}), got values in [{labels.min()}, {labels.max()}]"
+        )
+    return labels, logits
+
+# %% ../nbs/08_metrics.ipynb #bxaccum0
+@patch
+def accumulate(self:BoxEvaluator, cams, gt_boxes, labels=None, logits=None):
+    """Add a batch: CAMs `(n, h, w)` in [0, 1], boxes per image; `labels` `(n,)` and `logits` `(n, K)` for the
+    classification-dependent metrics."""
+    if np.ndim(cams) != 3: raise ValueError(f"cams must be a batch (n, h, w), got shape {tuple(np.shape(cams))}")
+    n = len(cams)
+    if (labels is None) != (logits is None): raise ValueError("pass labels and logits together (or neither)")
+    if labels is not None: labels, logits = _check_labels(labels, logits, n)
+    th = np.append(self.thresholds, self.fixed)                    # the fixed threshold rides along as the last one
+    single_at = np.zeros(len(th), bool)
+    single_at[-1] = True
+    if self.v1: single_at[:] = True
+    multi, single = box_ious(cams, th, gt_boxes, single=single_at, name='cams')   # (n, T + 1) each; checks the cams
+    for d in self.ious: self.correct[d] += (multi[:, :-1] >= d / 100).sum(0)
+    if self.v1: self.correct_v1 += (single[:, :-1] >= 0.5).sum(0)
+    located = single[:, -1] >= 0.5                                  # (n,) the paper's protocol
+    self.counts['gt_known'] += int(located.sum())
+    record = dict(hits=np.stack([multi[:, :-1] >= d / 100 for d in self.ious]), located=located)   # (D, n, T), (n,)
+    if labels is not None:
+        self.k_used = min(self.topk, logits.shape[1])
+        ranked = np.argsort(-logits, axis=1, kind='stable')[:, :self.k_used]   # (n, k), best first
+        top1, topk = ranked[:, 0] == labels, (ranked == labels[:, None]).any(1)
+        self.counts['top1_cls'] += int(top1.sum())
+        self.counts['top1_loc'] += int((top1 & located).sum())
+        self.counts['topk_loc'] += int((topk & located).sum())
+        self.n_classified += n
+        record['top1'] = top1
+    if self.per_image: self.records.append(record)
+    self.n += n
+    return self
+
+# %% ../nbs/08_metrics.ipynb #bxcurves
+@patch
+def per_image_records(self:BoxEvaluator):
+    """Each image's hits `(D, N, T)` per IoU threshold and CAM threshold, `located` `(N,)` at the fixed one, `top1`
+    `(N,)`."""
+    if not self.per_image: raise ValueError("per-image records were not kept: BoxEvaluator(per_image=True)")
+    if not self.records: raise ValueError("no images accumulated yet: call accumulate() first")
+    out = dict(hits=np.concatenate([r['hits'] for r in self.records], 1), ious=np.array(self.ious),
+               located=np.concatenate([r['located'] for r in self.records]))
+    if all('top1' in r for r in self.records): out['top1'] = np.concatenate([r['top1'] for r in self.records])
+    return out
+
+# %% ../nbs/08_metrics.ipynb #bxprotoc
+def _box_protocol(ev):
+    "How the numbers of the `BoxEvaluator` `ev` were measured: `compute` writes it under `protocol`."
+    return {
+        'reference': 'clovaai/wsolevaluation conventions (Choe et al., CVPR 2020)',
+        'cam_class': ev.cam_class,
+        'cam_thresholds': _describe_thresholds(ev.thresholds),
+        'score_map': 'uint8 = trunc(255 * map); foreground = uint8 > int(t * max(uint8))',
+        'v2': {'contours': 'all (8-connected regions and their holes)', 'iou_thresholds': ev.ious,
+               'aggregate': 'mean over IoU thresholds of the accuracy at each one\'s best CAM threshold'},
+        'v1': {'contours': 'largest by cv2.contourArea', 'iou_threshold': 50} if ev.v1 else None,
+        'fixed': {'cam_threshold': ev.fixed, 'contours': 'largest by cv2.contourArea', 'iou_threshold': 50,
+                  'topk': ev.k_used if ev.k_used is not None else ev.topk},
+        'boxes': 'x0, y0, x1 = x + w, y1 = y + h from cv2.boundingRect, x1/y1 clipped to '
+                 'w-1/h-1; IoU with +1 on widths and heights; best over all ground-truth boxes',
+    }
+
+# %% ../nbs/08_metrics.ipynb #bxcomput
+@patch
+def compute(self:BoxEvaluator):
+    "The metrics (percent) and the protocol that produced them, as a plain dict."
+    curves = self.curves()
+    best = {d: int(np.argmax(curves[d])) for d in self.ious}
+    res = {'n_images': self.n,
+           'max_box_acc_v2': float(np.mean([curves[d][best[d]] for d in self.ious])),
+           'max_box_acc_v2_per_iou': {str(d): float(curves[d][best[d]]) for d in self.ious},
+           'best_cam_threshold_v2': {str(d): float(self.thresholds[best[d]]) for d in self.ious},
+           'gt_known_loc': 100 * self.counts['gt_known'] / self.n}
+    if self.v1:
+        b = int(np.argmax(curves['v1']))
+        res.update(max_box_acc=float(curves['v1'][b]), best_cam_threshold_v1=float(self.thresholds[b]))
+    if self.n_classified:
+        if self.n_classified != self.n:
+            raise ValueError(
+                f"labels and logits were given for {self.n_classified} "
+                f"of {self.n} images: give them for all or none"
             )
-        res['protocol'] = {
-            'reference': 'clovaai/wsolevaluation conventions (Choe et al., CVPR 2020)',
-            'cam_class': self.cam_class,
-            'cam_thresholds': _describe_thresholds(self.thresholds),
-            'score_map': 'uint8 = trunc(255 * map); foreground = uint8 > int(t * max(uint8))',
-            'v2': {'contours': 'all (8-connected regions and their holes)', 'iou_thresholds': self.ious,
-                   'aggregate': 'mean over IoU thresholds of the accuracy at each one\'s best CAM threshold'},
-            'v1': {'contours': 'largest by cv2.contourArea', 'iou_threshold': 50} if self.v1 else None,
-            'fixed': {'cam_threshold': self.fixed, 'contours': 'largest by cv2.contourArea', 'iou_threshold': 50,
-                      'topk': self.k_used if self.k_used is not None else self.topk},
-            'boxes': 'x0, y0, x1 = x + w, y1 = y + h from cv2.boundingRect, x1/y1 clipped to '
-                     'w-1/h-1; IoU with +1 on widths and heights; best over all ground-truth boxes',
-        }
-        return res
+        res.update(
+            {'top1_cls': 100 * self.counts['top1_cls'] / self.n, 'top1_loc': 100 * self.counts['top1_loc'] / self.n,
+             f'top{self.topk}_loc': 100 * self.counts['topk_loc'] / self.n}
+        )
+    res['protocol'] = _box_protocol(self)
+    return res
 
 # %% ../nbs/08_metrics.ipynb #bth01cd
 def best_cam_thresholds(maps, gt_boxes, iou_thresholds=(30, 50, 70), multi=True,
@@ -221,14 +238,6 @@ class MaskEvaluator:
         self.hist_neg += np.histogram(cams[~masks & keep], bins=self.edges)[0]
         return self
 
-    def curve(self):
-        "Precision and recall from the highest threshold down, and where predictions exist."
-        tp, fp = self.hist_pos[::-1].cumsum(), self.hist_neg[::-1].cumsum()
-        if self.hist_pos.sum() == 0: raise ValueError("no positive (mask) pixel accumulated: PxAP is undefined")
-        if (tp + fp == 0).all(): raise ValueError("no pixel accumulated at all")
-        with np.errstate(invalid='ignore', divide='ignore'): precision = tp / (tp + fp)
-        return precision, tp / self.hist_pos.sum(), (tp + fp) != 0
-
     def compute(self):
         "PxAP (percent) and the protocol, as a plain dict."
         precision, recall, has_pred = self.curve()
@@ -241,6 +250,16 @@ class MaskEvaluator:
                          'bins': 'CAM thresholds + [1, 2) + [2, 3]',
                          'ignore': 'ignore region minus the mask is left out'},
         }
+
+# %% ../nbs/08_metrics.ipynb #mkcurve0
+@patch
+def curve(self:MaskEvaluator):
+    "Precision and recall from the highest threshold down, and where predictions exist."
+    tp, fp = self.hist_pos[::-1].cumsum(), self.hist_neg[::-1].cumsum()
+    if self.hist_pos.sum() == 0: raise ValueError("no positive (mask) pixel accumulated: PxAP is undefined")
+    if (tp + fp == 0).all(): raise ValueError("no pixel accumulated at all")
+    with np.errstate(invalid='ignore', divide='ignore'): precision = tp / (tp + fp)
+    return precision, tp / self.hist_pos.sum(), (tp + fp) != 0
 
 # %% ../nbs/08_metrics.ipynb #boot01cd
 def box_scores(records, weights=None, metrics=None):

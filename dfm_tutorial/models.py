@@ -15,6 +15,7 @@ import functools, inspect
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
+from fastcore.basics import patch
 from pathlib import Path
 import torch
 from torch import nn
@@ -59,17 +60,19 @@ class WSOLModel(nn.Module):
         classes = logits.argmax(1) if classes is None else classes
         return logits, cams_from_features(f.float(), self.fc.weight.float(), classes, size or tuple(x.shape[-2:]))
 
-    def new_parameters(self):
-        "Names of the parameters trained from scratch (a larger learning rate in the recipe)."
-        return [n for n, _ in self.named_parameters() if n.startswith(self.new)]
-
     @property
     def input_stats(self):
         "(mean, std) per channel that the backbone's pretrained weights expect of a [0, 1] image."
         return input_stats(self.arch)
 
-    @property
-    def num_classes(self): return self.fc.out_features
+# %% ../nbs/12_models.ipynb #wsolmod2
+@patch
+def new_parameters(self:WSOLModel):
+    "Names of the parameters trained from scratch (a larger learning rate in the recipe)."
+    return [n for n, _ in self.named_parameters() if n.startswith(self.new)]
+
+@patch(as_prop=True)
+def num_classes(self:WSOLModel): return self.fc.out_features
 
 # %% ../nbs/12_models.ipynb #d8da0dd7
 DROPPED = ('fc.', 'classifier.')                                       # the original classifier: replaced, never loaded

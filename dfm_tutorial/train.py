@@ -19,6 +19,7 @@ __all__ = ['logger', 'AMP_CHOICES', 'NAMED_WEIGHTS', 'VAL_SEED', 'CHECKPOINT_FOR
 import dataclasses, hashlib, json, logging, math, os, random, re, time
 from dataclasses import dataclass, field
 from pathlib import Path
+from fastcore.basics import patch
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -44,10 +45,10 @@ _RANGES = (('lr', 0, None, True, False), ('lr_ratio', 0, None, True, False), ('l
 # weights a later lesson builds on first use: name → fn(config) → the .pth file (lesson 17a registers 'toy-pretrained')
 NAMED_WEIGHTS = {}
 
-# %% ../nbs/13_train.ipynb #d540adfd
+# %% ../nbs/13_train.ipynb #trcfg02
 @dataclass
-class TrainConfig:
-    "Everything a training run needs; the defaults are the toy run from scratch (`configs/toy_scratch.toml`)."
+class _DataModelFields:
+    "`TrainConfig`'s first fields, the data and the model: a base class so that each cell stays short."
     # data
     data: str = 'data/toy'                 # a CUB-format folder (lesson 10)
     num_classes: int = 5                   # must match the data's classes.txt
@@ -69,6 +70,11 @@ class TrainConfig:
     toy_width: int = TOY_WIDTH             # the toy CNN's width: channels of its first block (the last has 4 ×)
     toy_stride: int = 4                    # the toy CNN's output stride: 2, 4 or 8 (models.TOY_STRIDES)
     options: dict = field(default_factory=dict)   # options of the ADL / DFM modules, e.g. {beta = 0.8}
+
+# %% ../nbs/13_train.ipynb #d540adfd
+@dataclass
+class TrainConfig(_DataModelFields):
+    "Everything a training run needs; the defaults are the toy run from scratch (`configs/toy_scratch.toml`)."
     # recipe
     epochs: int = 8
     batch_size: int = 32
@@ -96,65 +102,73 @@ class TrainConfig:
     deterministic: bool = None             # None: deterministic on CPU (bitwise-repeatable), cudnn.benchmark on GPU
     progress: bool = True
 
-    def check_types(self):
-        "Each field of the type its default has (an int is a fine float; a bool is not a number); numbers finite."
-        for f in dataclasses.fields(self):
-            value, kind = getattr(self, f.name), f.type
-            if value is None and f.default is None: continue
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = {int: isinstance(value, int) and not isinstance(value, bool), float: number,
-                  bool: isinstance(value, bool), str: isinstance(value, str), dict: isinstance(value, dict),
-                  list: isinstance(value, (list, tuple))}.get(kind, True)
-            if not ok: raise ValueError(f"{f.name} must be {_KINDS[kind]}, got {value!r}")
-            if kind is float and not math.isfinite(value):
-                raise ValueError(f"{f.name} must be a finite number, got {value}")
-        return self
-
-    def check(self):
-        "Stop with a clear message on a configuration that cannot train: its values, then its dataset."
-        self.check_values()
-        if not (Path(self.data) / 'images.txt').is_file():
-            raise FileNotFoundError(f"dataset folder {self.data} has no images.txt: "
-                                    "prepare it with data_scripts/ (see the README)")
-        self.data = str(Path(self.data).resolve())                         # one dataset, whatever the working folder
-        found = len(read_cub_metadata(self.data).class_names)
-        if found != self.num_classes:
-            raise ValueError(f"num_classes={self.num_classes} but {self.data} has {found} classes: "
-                             f"set num_classes={found}")
-        if self.weights in NAMED_WEIGHTS: self.weights = str(NAMED_WEIGHTS[self.weights](self))   # built on first use
-        return self
-
-    def check_values(self):
-        "The checks that need no dataset: types, ranges, choices, the device, the model and its options."
-        self.check_types()
-        check_choice('on_bad_image', self.on_bad_image, ('raise', 'skip'))
-        check_choice('arch', self.arch, ARCHS)
-        check_choice('method', self.method, METHODS)
-        check_choice('loader', self.loader, ('cache', 'pil'))
-        check_choice('amp', self.amp, AMP_CHOICES)
-        if self.workers < 0: raise ValueError(f"workers must be >= 0, got {self.workers}")
-        check_choice('schedule', self.schedule, ('step', 'cosine'))
-        check_choice('eval_split', self.eval_split, ('val', 'test'))
-        if self.eval_every < 0:
-            raise ValueError(f"eval_every must be >= 0 (0: val is never scored), got {self.eval_every}")
-        check_choice('toy_stride', self.toy_stride, TOY_STRIDES)
-        for name in ('batch_size', 'epochs', 'crop', 'eval_size', 'num_classes', 'lr_decay_epochs', 'toy_width',
-                     'val_per_class'):
-            if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.resize < self.crop: raise ValueError(f"resize ({self.resize}) must be >= crop ({self.crop})")
-        for name, low, high, low_open, high_open in _RANGES: check_range(name, getattr(self, name), low, high,
-                                                                         low_open, high_open)
-        if not self.out.strip(): raise ValueError("out must name a folder for the run, got ''")
-        pick_device(self.device)                                             # a device name this machine can use
-        with torch.device('meta'): build_model(self, weights=False)          # options and positions: shapes, no numbers
-        return self
-
     @classmethod
     def from_dict(cls, d):
         "A config from a dict (a config file's table), refusing unknown keys."
         known = {f.name for f in dataclasses.fields(cls)}
         if unknown := sorted(set(d) - known): raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+TrainConfig.__delwrap__ = _DataModelFields   # fastcore's docments (the API page) also reads the base's comments
+
+# %% ../nbs/13_train.ipynb #trcfg05
+@patch
+def check_types(self:TrainConfig):
+    "Each field of the type its default has (an int is a fine float; a bool is not a number); numbers finite."
+    for f in dataclasses.fields(self):
+        value, kind = getattr(self, f.name), f.type
+        if value is None and f.default is None: continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = {int: isinstance(value, int) and not isinstance(value, bool), float: number,
+              bool: isinstance(value, bool), str: isinstance(value, str), dict: isinstance(value, dict),
+              list: isinstance(value, (list, tuple))}.get(kind, True)
+        if not ok: raise ValueError(f"{f.name} must be {_KINDS[kind]}, got {value!r}")
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"{f.name} must be a finite number, got {value}")
+    return self
+
+# %% ../nbs/13_train.ipynb #trcfg07
+@patch
+def check_values(self:TrainConfig):
+    "The checks that need no dataset: types, ranges, choices, the device, the model and its options."
+    self.check_types()
+    check_choice('on_bad_image', self.on_bad_image, ('raise', 'skip'))
+    check_choice('arch', self.arch, ARCHS)
+    check_choice('method', self.method, METHODS)
+    check_choice('loader', self.loader, ('cache', 'pil'))
+    check_choice('amp', self.amp, AMP_CHOICES)
+    if self.workers < 0: raise ValueError(f"workers must be >= 0, got {self.workers}")
+    check_choice('schedule', self.schedule, ('step', 'cosine'))
+    check_choice('eval_split', self.eval_split, ('val', 'test'))
+    if self.eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0 (0: val is never scored), got {self.eval_every}")
+    check_choice('toy_stride', self.toy_stride, TOY_STRIDES)
+    for name in ('batch_size', 'epochs', 'crop', 'eval_size', 'num_classes', 'lr_decay_epochs', 'toy_width',
+                 'val_per_class'):
+        if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if self.resize < self.crop: raise ValueError(f"resize ({self.resize}) must be >= crop ({self.crop})")
+    for name, low, high, low_open, high_open in _RANGES: check_range(name, getattr(self, name), low, high,
+                                                                     low_open, high_open)
+    if not self.out.strip(): raise ValueError("out must name a folder for the run, got ''")
+    pick_device(self.device)                                             # a device name this machine can use
+    with torch.device('meta'): build_model(self, weights=False)          # options and positions: shapes, no numbers
+    return self
+
+# %% ../nbs/13_train.ipynb #trcfg09
+@patch
+def check(self:TrainConfig):
+    "Stop with a clear message on a configuration that cannot train: its values, then its dataset."
+    self.check_values()
+    if not (Path(self.data) / 'images.txt').is_file():
+        raise FileNotFoundError(f"dataset folder {self.data} has no images.txt: "
+                                "prepare it with data_scripts/ (see the README)")
+    self.data = str(Path(self.data).resolve())                         # one dataset, whatever the working folder
+    found = len(read_cub_metadata(self.data).class_names)
+    if found != self.num_classes:
+        raise ValueError(f"num_classes={self.num_classes} but {self.data} has {found} classes: "
+                         f"set num_classes={found}")
+    if self.weights in NAMED_WEIGHTS: self.weights = str(NAMED_WEIGHTS[self.weights](self))   # built on first use
+    return self
 
 # %% ../nbs/13_train.ipynb #be2e1b77
 # which training images form 'val': fixed, so every seed of an experiment scores the same set

@@ -162,3 +162,27 @@ def test_the_linter_flags_long_lines_and_semicolons_in_a_notebook(tmp_path):
     assert p.returncode == 1
     assert 'E702 Multiple statements on one line (semicolon)' in p.stdout, p.stdout
     assert 'E501 Line too long (121 > 120)' in p.stdout, p.stdout
+
+
+MAX_CELL_LINES = 40   # a teaching cell: long classes and functions grow over several cells (@patch, private steps)
+
+
+def long_code_cells(path):
+    "(cell id, lines) of the code cells of the notebook at `path` longer than MAX_CELL_LINES."
+    import json
+    cells = json.loads(Path(path).read_text())['cells']
+    return [(c.get('id'), n) for c in cells if c['cell_type'] == 'code'
+            and (n := len(''.join(c['source']).splitlines())) > MAX_CELL_LINES]
+
+
+def test_no_teaching_cell_is_longer_than_40_lines():
+    found = {p.name: cells for p in sorted((ROOT / 'nbs').glob('*.ipynb')) if (cells := long_code_cells(p))}
+    assert not found, f"code cells over {MAX_CELL_LINES} lines (cell id, lines): {found}"
+
+
+def test_a_long_cell_is_found(tmp_path):
+    import json
+    cell = {'cell_type': 'code', 'execution_count': None, 'id': 'long', 'metadata': {}, 'outputs': [],
+            'source': [f'x{i} = {i}\n' for i in range(MAX_CELL_LINES + 1)]}
+    (tmp_path / 'l.ipynb').write_text(json.dumps({'cells': [cell], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}))
+    assert long_code_cells(tmp_path / 'l.ipynb') == [('long', MAX_CELL_LINES + 1)]
