@@ -11,6 +11,7 @@ __all__ = ['DRAWS', 'MODES', 'ABLATIONS', 'fuse', 'select_map', 'DFM', 'show_dfm
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
+from fastcore.basics import patch
 from .core import check_choice, check_range
 from .attention import (check_feature_map, channel_attention, position_attention,
                                     enhancement_map, sample_image, sample_features)
@@ -45,6 +46,21 @@ ABLATIONS = {  # Table 1 of the paper, top to bottom (the CAM row has no module)
     'dfm':           dict(mode='cross', focus=True),
 }
 
+# %% ../nbs/04_dfm.ipynb #dfmcheck
+def _check_dfm(alpha, beta, lam, mu, nu, theta, mode, focus, overlap, draw):
+    "Raise a `ValueError` naming the first `DFM` setting that is not allowed (a focus needs the position branch)."
+    check_range('alpha', alpha, 0, 1, low_open=True)
+    check_range('beta', beta, 0, 1, low_open=True)
+    check_range('lam', lam, low=0)
+    check_range('mu', mu, low=0)
+    check_range('nu', nu, low=0)
+    check_range('theta', theta, 0, 1)
+    check_choice('mode', mode, MODES)
+    check_choice('overlap', overlap, OVERLAPS)
+    check_choice('draw', draw, DRAWS)
+    if focus and mode == 'channel':
+        raise ValueError("focus=True needs the position branch; mode='channel' has none")
+
 # %% ../nbs/04_dfm.ipynb #84a98629
 class DFM(nn.Module):
     "Dual-attention Focused Module: mask and enhance channels and positions of a feature map while training."
@@ -61,17 +77,7 @@ class DFM(nn.Module):
                  draw:str='batch',   # one random choice per 'batch' or per 'sample'
                  keep_maps:bool=False): # keep the last maps in `self.maps` for plotting
         super().__init__()
-        check_range('alpha', alpha, 0, 1, low_open=True)
-        check_range('beta', beta, 0, 1, low_open=True)
-        check_range('lam', lam, low=0)
-        check_range('mu', mu, low=0)
-        check_range('nu', nu, low=0)
-        check_range('theta', theta, 0, 1)
-        check_choice('mode', mode, MODES)
-        check_choice('overlap', overlap, OVERLAPS)
-        check_choice('draw', draw, DRAWS)
-        if focus and mode == 'channel':
-            raise ValueError("focus=True needs the position branch; mode='channel' has none")
+        _check_dfm(alpha, beta, lam, mu, nu, theta, mode, focus, overlap, draw)
         self.alpha, self.beta, self.lam, self.mu, self.nu, self.theta = alpha, beta, lam, mu, nu, theta
         self.mode, self.focus, self.overlap, self.draw, self.keep_maps = mode, focus, overlap, draw, keep_maps
         self.maps = {}
@@ -81,39 +87,6 @@ class DFM(nn.Module):
         "A `DFM` set up as one row of the paper's Table 1 (a key of `ABLATIONS`); `kwargs` override."
         check_choice('row', row, ABLATIONS)
         return cls(**{**ABLATIONS[row], **kwargs})
-
-    def candidate_maps(self, x):
-        "All maps of the current mode by their names in the paper; the last two are eq. 15's choices."
-        m = {}
-        if self.mode != 'position':
-            m['A_C'] = channel_attention(x)                    # eq. 1   (n, c, 1, 1)
-            m['C_E'] = enhancement_map(m['A_C'])               # eq. 3
-            m['C_M'] = mask_map(m['A_C'], self.alpha)          # eq. 5
-        if self.mode != 'channel':
-            m['A_P'] = position_attention(x)                   # eq. 2   (n, 1, h, w)
-            m['P_E'] = enhancement_map(m['A_P'])               # eq. 4
-            m['P_M'] = mask_map(m['A_P'], self.beta)           # eq. 6
-            if self.focus: m['M'] = focused_matrix(m['P_M'], self.lam, self.overlap)         # eq. 7  (n, 1, h, w)
-            m['P_M_hat'] = apply_focus(m['P_M'], m['M']) if self.focus else m['P_M']        # eq. 8
-        if self.mode == 'channel': m['first'], m['second'] = m['C_M'], m['C_E']
-        elif self.mode == 'position': m['first'], m['second'] = m['P_M_hat'], m['P_E']
-        else:
-            cross = self.mode == 'cross'
-            m['P_ME'] = fuse(m['P_M_hat'], m['C_E'] if cross else m['P_E'], self.mu, self.nu)   # eq. 14 (n, c, h, w)
-            m['C_ME'] = fuse(m['C_M'], m['P_E'] if cross else m['C_E'], self.mu, self.nu)    # eq. 13 (n, c, h, w)
-            m['first'], m['second'] = m['P_ME'], m['C_ME']
-        return m
-
-    @property
-    def params_used(self):
-        """The hyperparameters that change this module's maps: its mode and focus say which (the explorer greys the
-        rest)."""
-        used = (
-            {'theta'}
-            | ({'alpha'} if self.mode != 'position' else set())
-            | ({'beta'} if self.mode != 'channel' else set())
-        )
-        return used | ({'lam'} if self.focus else set()) | ({'mu', 'nu'} if self.mode in ('own', 'cross') else set())
 
     def forward(self, x):
         if not self.training: return x                         # identity at test time
@@ -127,6 +100,49 @@ class DFM(nn.Module):
             f"alpha={self.alpha}, beta={self.beta}, lam={self.lam}, mu={self.mu}, nu={self.nu}, "
             f"theta={self.theta}, mode={self.mode!r}, focus={self.focus}, overlap={self.overlap!r}, draw={self.draw!r}"
         )
+
+# %% ../nbs/04_dfm.ipynb #dfmmaps0
+@patch
+def candidate_maps(self:DFM, x):
+    "All maps of the current mode by their names in the paper; the last two are eq. 15's choices."
+    m = {}
+    if self.mode != 'position':
+        m['A_C'] = channel_attention(x)                    # eq. 1   (n, c, 1, 1)
+        m['C_E'] = enhancement_map(m['A_C'])               # eq. 3
+        m['C_M'] = mask_map(m['A_C'], self.alpha)          # eq. 5
+    if self.mode != 'channel':
+        m['A_P'] = position_attention(x)                   # eq. 2   (n, 1, h, w)
+        m['P_E'] = enhancement_map(m['A_P'])               # eq. 4
+        m['P_M'] = mask_map(m['A_P'], self.beta)           # eq. 6
+        if self.focus: m['M'] = focused_matrix(m['P_M'], self.lam, self.overlap)         # eq. 7  (n, 1, h, w)
+        m['P_M_hat'] = apply_focus(m['P_M'], m['M']) if self.focus else m['P_M']        # eq. 8
+    if self.mode == 'channel': m['first'], m['second'] = m['C_M'], m['C_E']
+    elif self.mode == 'position': m['first'], m['second'] = m['P_M_hat'], m['P_E']
+    else:
+        cross = self.mode == 'cross'
+        m['P_ME'] = fuse(m['P_M_hat'], m['C_E'] if cross else m['P_E'], self.mu, self.nu)   # eq. 14 (n, c, h, w)
+        m['C_ME'] = fuse(m['C_M'], m['P_E'] if cross else m['C_E'], self.mu, self.nu)    # eq. 13 (n, c, h, w)
+        m['first'], m['second'] = m['P_ME'], m['C_ME']
+    return m
+
+@patch(as_prop=True)
+def params_used(self:DFM):
+    """The hyperparameters that change this module's maps: its mode and focus say which (the explorer greys the
+    rest)."""
+    used = (
+        {'theta'}
+        | ({'alpha'} if self.mode != 'position' else set())
+        | ({'beta'} if self.mode != 'channel' else set())
+    )
+    return used | ({'lam'} if self.focus else set()) | ({'mu', 'nu'} if self.mode in ('own', 'cross') else set())
+
+# %% ../nbs/04_dfm.ipynb #71cb704c
+@patch
+def expected_multiplier(self:DFM, x):
+    """What F_module multiplies `x` by on average over eq. 15's draw: θ · first + (1 − θ) · second, `(n, c, h, w)`
+    (P_ME and C_ME in the cross and own modes)."""
+    m = self.candidate_maps(check_feature_map(x))
+    return self.theta * m['first'] + (1 - self.theta) * m['second']
 
 # %% ../nbs/04_dfm.ipynb #065fcf46
 def _channel_mean(t): return t.float().mean(1) if t.shape[1] > 1 else t[:, 0].float()
