@@ -25,16 +25,24 @@ class ADL(nn.Module):
         self.drop_threshold = check_range('drop_threshold', drop_threshold, 0, 1)
         self.keep_maps, self.maps = keep_maps, {}
 
+    def candidate_maps(self, x):
+        "The attention `(n, 1, h, w)` and the two maps the layer chooses from, by name."
+        attention = position_attention(check_feature_map(x))                # (n, 1, h, w)
+        peak = attention.amax(dim=(2, 3), keepdim=True)                     # (n, 1, 1, 1)
+        return dict(attention=attention, importance_map=torch.sigmoid(attention),
+                    drop_mask=(attention < self.drop_threshold * peak).to(x.dtype))
+
     def forward(self, x):
         if not self.training: return x                                     # identity at test time
-        attention = position_attention(check_feature_map(x))                # (n, 1, h, w)
-        importance_map = torch.sigmoid(attention)
-        peak = attention.amax(dim=(2, 3), keepdim=True)                     # (n, 1, 1, 1)
-        drop_mask = (attention < self.drop_threshold * peak).to(x.dtype)
+        m = self.candidate_maps(x)
         use_drop = torch.rand((), device=x.device) < self.drop_rate        # one draw per mini-batch
-        selected = torch.where(use_drop, drop_mask, importance_map)
-        if self.keep_maps: self.maps = dict(attention=attention.detach(), importance_map=importance_map.detach(),
-                                            drop_mask=drop_mask, selected=selected.detach())
+        selected = torch.where(use_drop, m['drop_mask'], m['importance_map'])
+        if self.keep_maps: self.maps = {k: v.detach() for k, v in {**m, 'selected': selected}.items()}
         return x * selected
+
+    def expected_multiplier(self, x):
+        "What the layer multiplies `x` by on average over its draw: drop_rate · drop mask + (1 − drop_rate) · σ(A)."
+        m = self.candidate_maps(x)
+        return self.drop_rate * m['drop_mask'] + (1 - self.drop_rate) * m['importance_map']
 
     def extra_repr(self): return f"drop_rate={self.drop_rate}, drop_threshold={self.drop_threshold}"

@@ -28,10 +28,12 @@ TOY_FEATURES = 'toy_features.pt'   # in dfm_tutorial/assets/; data_scripts/make_
 
 def toy_feature_maps():
     """Trained toy feature maps (lessons 02, 04, 05): `{'features': {position: (n, c, h, w) float32}, 'images':
-    (n, H, W, 3) uint8, 'labels': (n,), 'head', 'body': (n, H, W) bool, 'about': how they were made}`."""
+    (n, H, W, 3) uint8, 'labels': (n,), 'head', 'body': (n, H, W) bool (the body without its head), 'regions':
+    {'head', 'rest of body', 'elsewhere'} of them, 'about': how they were made}`."""
     with as_file(files('dfm_tutorial') / 'assets' / TOY_FEATURES) as path:
         maps = torch.load(path, weights_only=True)
-    return {**maps, 'features': {pos: f.float() for pos, f in maps['features'].items()}}
+    regions = {'head': maps['head'], 'rest of body': maps['body'], 'elsewhere': ~(maps['head'] | maps['body'])}
+    return {**maps, 'features': {pos: f.float() for pos, f in maps['features'].items()}, 'regions': regions}
 
 def region_means(x, regions):
     """`{name: mean of x over the region}` for maps `x` `(n, 1 or c, h, w)` and boolean `regions` `{name: (n, H, W)}`:
