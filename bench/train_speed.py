@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from dfm_tutorial.models import ARCHS, METHODS, create_wsol_model
+from dfm_tutorial.models import BACKBONES, METHODS, create_wsol_model
 from dfm_tutorial.train import autocast, model_inputs, resolve_amp
 
 RUNS = {'CUB': dict(train=5994 - 1000, val=1000, test=5794, epochs=50),
@@ -73,7 +73,7 @@ def measure(arch, method, a, device):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--arch', default='resnet50', choices=ARCHS)
+    ap.add_argument('--arch', default='resnet50', choices=list(BACKBONES))
     ap.add_argument('--methods', nargs='+', default=['cam', 'adl', 'dfm'], choices=METHODS)
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--size', type=int, default=224)

@@ -46,7 +46,7 @@ def drop_checkpoints(runs):
     return freed
 
 # %% ../nbs/30_cub.ipynb #2e720905
-from .models import METHODS
+from .models import BACKBONES as ALL_BACKBONES, METHODS
 
 # The paper's tables, in one place (lesson 21 compares its ablations with Tables 1 and 2)
 PAPER_TABLE1_CUB = {'cam': (78.49, 41.17), 'channel': (80.53, 46.73), 'position': (77.97, 50.04),  # (Top-1 Clas,
@@ -69,7 +69,7 @@ PAPER_TABLE3 = {  # (backbone, method): {dataset: (Top-1 Clas, Top-1 Loc)}, from
     ('mobilenetv1', 'adl'):  {'ilsvrc': (67.77, 43.01), 'cub': (70.43, 47.74)},
     ('mobilenetv1', 'dfm'):  {'ilsvrc': (68.63, 44.19), 'cub': (72.37, 49.13)},
 }
-BACKBONES = ('resnet50', 'resnet101', 'vgg16', 'mobilenetv1')
+BACKBONES = tuple(a for a, b in ALL_BACKBONES.items() if b.imagenet)   # the registry's ImageNet backbones
 TABLE3_ROWS = tuple((b, m) for b in BACKBONES for m in METHODS)     # every registered method on every backbone
 
 def reproduction_runs(dataset, rows=TABLE3_ROWS, **overrides):

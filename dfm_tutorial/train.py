@@ -28,7 +28,7 @@ from .core import LOCK, FolderLock, check_choice, check_range, progress_bar, wri
 from .data import (EpochLoader, ImageCache, PILSource, WSOLDataset, build_cache, cache_folder, has_masks,
                                identity_hash, load_masks, normalize_batch, read_cub_metadata, text_lines)
 from .metrics import BoxEvaluator, MaskEvaluator, save_records
-from .models import ARCHS, METHODS, TOY_STRIDES, TOY_WIDTH, create_wsol_model
+from .models import BACKBONES, METHODS, TOY_STRIDES, TOY_WIDTH, create_wsol_model
 
 logger = logging.getLogger('dfm_tutorial.train')
 
@@ -65,7 +65,7 @@ class _DataModelFields:
     arch: str = 'toy'
     method: str = 'cam'
     weights: str = ''                      # '', 'imagenet', a torchvision weights name, a .pth path or NAMED_WEIGHTS
-    positions: list = None                 # None: the method's defaults (models.METHODS[method].positions)
+    positions: list = None                 # None: the backbone's defaults for the method (models.BACKBONES)
     large_feature_map: bool = False
     toy_width: int = TOY_WIDTH             # the toy CNN's width: channels of its first block (the last has 4 ×)
     toy_stride: int = 4                    # the toy CNN's output stride: 2, 4 or 8 (models.TOY_STRIDES)
@@ -133,7 +133,7 @@ def check_values(self:TrainConfig):
     "The checks that need no dataset: types, ranges, choices, the device, the model and its options."
     self.check_types()
     check_choice('on_bad_image', self.on_bad_image, ('raise', 'skip'))
-    check_choice('arch', self.arch, ARCHS)
+    check_choice('arch', self.arch, BACKBONES)
     check_choice('method', self.method, METHODS)
     check_choice('loader', self.loader, ('cache', 'pil'))
     check_choice('amp', self.amp, AMP_CHOICES)
