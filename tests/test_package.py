@@ -74,6 +74,9 @@ def test_sdist_and_wheel_carry_the_configs_and_the_version(dist):
     in_sdist = {n.split('/dfm_tutorial/configs/')[1] for n in tarfile.open(sdist).getnames()
                 if '/dfm_tutorial/configs/' in n and n.endswith('.toml')}
     assert 'recipes/toy_pretrain.toml' in configs and in_wheel == configs and in_sdist == configs
+    assets = {'dfm_tutorial/assets/toy_features.pt'}                   # lessons 02, 04, 05 load it on Colab too
+    assert assets <= set(zipfile.ZipFile(wheel).namelist())
+    assert {n.split('/', 1)[1] for n in tarfile.open(sdist).getnames() if n.endswith('.pt')} >= assets
 
 
 def test_the_wheel_installs_and_trains_a_toy_epoch(dist, tmp_path):
