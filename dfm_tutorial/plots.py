@@ -59,6 +59,8 @@ def box_bounds(box):
 
 def draw_boxes(ax, boxes, color='lime', lw=1.5, label=None, **kw):
     "Outline each `(x0, y0, x1, y1)` row of `boxes` `(k, 4)` on `ax`, skipping `-1` padding rows; returns `ax`."
+    if isinstance(boxes, (list, tuple)) and boxes and not isinstance(boxes[0], (int, float)):
+        boxes = torch.stack([torch.as_tensor(b) for b in boxes])     # a list of arrays: torch warns on as_tensor
     boxes = torch.as_tensor(boxes).detach().float().cpu().reshape(-1, 4)
     for i, box in enumerate(boxes[~(boxes == -1).all(1)].tolist()):
         left, top, width, height = box_bounds(box)
