@@ -3,7 +3,7 @@
 Both evaluate the same CAM-like maps (random 7x7 maps, squared, resized bicubically to 224x224 and
 min-max normalised, as real CAMs are) against ground-truth boxes near their regions, with
 MaxBoxAccV2's multi-contour boxes at 100 and at 1,000 CAM thresholds. The reference
-(`bench/wsol_reference.py`, wsolevaluation's algorithm: `findContours` per map per threshold) runs
+(`tests/wsol_reference.py`, wsolevaluation's algorithm: `findContours` per map per threshold) runs
 on one core, as wsolevaluation does; the library runs its compiled sweep on all cores (numba
 threads). The table gives maps/s, the speed-up, and the largest difference between the two
 MaxBoxAccV2 values and between their BoxAcc curves (both must be 0).
@@ -22,25 +22,15 @@ import cv2
 import numba
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the reference and the ground truth live with the tests, which check the library against them; the benchmark times
+# the same two, so it reads them from there rather than keeping a second copy
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests'))
+from cam_ground_truth import ground_truth  # noqa: E402
 from wsol_reference import ReferenceBoxEvaluator, reference_boxes  # noqa: E402
 
-from dfm_tutorial.boxes import contour_boxes, opencv_boxes, threshold_levels, to_uint8  # noqa: E402
+from dfm_tutorial.boxes import contour_boxes  # noqa: E402
 from dfm_tutorial.cam import random_cams  # noqa: E402
 from dfm_tutorial.metrics import BoxEvaluator  # noqa: E402
-
-
-def ground_truth(maps, seed=0):
-    "One or two boxes per map: the largest region at a random threshold, jittered by up to 12 px."
-    rng = np.random.default_rng(seed)
-    out = []
-    for m in maps:
-        m8 = to_uint8(m)
-        b = opencv_boxes(m8, threshold_levels([rng.uniform(0.2, 0.6)], m8.max())[0], multi=False)[0]
-        b = np.clip(b + rng.integers(-12, 13, 4), 0, m.shape[-1] - 1)
-        box = [min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])]
-        out.append([box] + ([[0, 0, 40, 40]] if rng.random() < 0.2 else []))
-    return out
 
 
 def run_reference(maps, gts, thresholds):

@@ -10,6 +10,7 @@ __all__ = ['class_activation_maps', 'top_classes', 'upsample_cams', 'normalize_c
 # %% ../nbs/06_cam.ipynb #0bedbc2f
 import torch
 import torch.nn.functional as F
+from .core import WSOL_SIZE
 from .attention import check_feature_map
 
 # %% ../nbs/06_cam.ipynb #64c036c3
@@ -37,7 +38,7 @@ def top_classes(logits, k=1):
     return logits.topk(k, dim=1).indices
 
 # %% ../nbs/06_cam.ipynb #cafb0e0d
-def upsample_cams(cams, size=(224, 224)):
+def upsample_cams(cams, size=(WSOL_SIZE, WSOL_SIZE)):
     "Resize CAMs `(n, h, w)` to `size` with bicubic interpolation (half-pixel centres, as OpenCV's `INTER_CUBIC`)."
     if cams.ndim != 3: raise ValueError(f"cams must be (n, h, w), got shape {tuple(cams.shape)}")
     size = (size, size) if isinstance(size, int) else tuple(size)
@@ -54,12 +55,12 @@ def normalize_cams(cams):
     flat = bad[:, None, None] | (peak == 0)
     return torch.where(flat, torch.zeros_like(x), x / torch.where(flat, torch.ones_like(peak), peak))
 
-def cams_from_features(features, weight, classes, size=(224, 224)):
+def cams_from_features(features, weight, classes, size=(WSOL_SIZE, WSOL_SIZE)):
     "Normalised, image-sized CAMs `(n, *size)` for `classes`: CAM, bicubic resize, min-max (wsolevaluation order)."
     return normalize_cams(upsample_cams(class_activation_maps(features, weight, classes), size))
 
 # %% ../nbs/06_cam.ipynb #a14dd4ab
-def random_cams(n, grid=7, size=224, seed=0):
+def random_cams(n, grid=7, size=WSOL_SIZE, seed=0):
     "`n` CAM-like maps `(n, size, size)`: random `grid` × `grid` maps resized bicubically and normalised."
     g = torch.Generator().manual_seed(seed)
     low = torch.rand(n, grid, grid, generator=g) ** 2                         # squaring sharpens the peaks

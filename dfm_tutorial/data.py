@@ -26,7 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 import torchvision.transforms.v2.functional as TF
-from .core import FolderLock, progress_bar, write_text_atomic
+from .core import NO_BOX, TRAIN_RESIZE, WSOL_SIZE, FolderLock, progress_bar, write_text_atomic
 from .boxes import resize_boxes
 from .toy import CUB_FILES, SEGMENTATIONS, segmentation_path
 
@@ -225,7 +225,7 @@ def resize_image(image, size):
     "PIL `image` resized to `size` × `size` with the filter torchvision's `Resize` uses on PIL images."
     return TF.resize(image, [size, size])
 
-def eval_transform(size=224):
+def eval_transform(size=WSOL_SIZE):
     "Evaluation transform: resize to size × size; boxes scaled and truncated as the WSOL protocol does."
     def tfm(image, boxes):
         b = (
@@ -313,7 +313,7 @@ def _check_boxes(self:WSOLDataset):
 # %% ../nbs/10_data.ipynb #945990ee
 def pad_boxes(boxes):
     "Ragged list of `(k_i, 4)` boxes as one `(n, max k_i, 4)` float tensor padded with `-1` rows."
-    out = torch.full((len(boxes), max([len(b) for b in boxes], default=0), 4), -1.)
+    out = torch.full((len(boxes), max([len(b) for b in boxes], default=0), 4), float(NO_BOX))
     for i, b in enumerate(boxes): out[i, :len(b)] = torch.as_tensor(b, dtype=torch.float32)
     return out
 
@@ -362,8 +362,9 @@ def gather_boxes(meta, indices, sizes, size, truncate):
     rows, owner, counts = box_rows(meta, indices)
     slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)   # (m,) place among its image's boxes
     wh = np.asarray(sizes, np.float64)[owner]
+    # resize_boxes' arithmetic for all images at once (each its own size); training keeps the fractions it drops
     b = meta.boxes[rows] * (size / np.concatenate([wh, wh], 1))               # x * (new / w), as resize_boxes
-    out = np.full((len(indices), counts.max(initial=0), 4), -1.)
+    out = np.full((len(indices), counts.max(initial=0), 4), float(NO_BOX))
     out[owner, slot] = b.astype(np.int64) if truncate else b
     return out
 
@@ -454,7 +455,7 @@ def _existing_cache(path, want):
 def build_cache(root, split, path, size=None, num_workers=2, chunk=256, progress=True, dataset=None, **dataset_kwargs):
     """Decode and resize a split once into `path/images.npy` (memory-mapped uint8 `(n, size, size, 3)`), resumable;
     returns `path`. `dataset`: the split's `WSOLDataset` where the caller has it (its metadata is not read again)."""
-    path, size = Path(path), size or (256 if split == 'train' else 224)
+    path, size = Path(path), size or (TRAIN_RESIZE if split == 'train' else WSOL_SIZE)
     ds = dataset or WSOLDataset(root, split, transform=None, **dataset_kwargs)
     if len(ds) == 0: raise ValueError(f"the {split} split of {root} has no images: are its metadata files empty?")
     want = cache_identity(ds, size)
@@ -532,7 +533,7 @@ class ImageCache:
         k = positions[self.readable[positions]]                              # sorted: sequential reads of the memmap
         if len(k) == 0: return None
         boxes = self.boxes[k]
-        slots = int((boxes != -1).any(-1).sum(1).max()) if len(k) else 0     # as many as this batch needs
+        slots = int((boxes != NO_BOX).any(-1).sum(1).max()) if len(k) else 0  # as many as this batch needs
         boxes = boxes[:, :slots]
         return torch.from_numpy(self.images[k]), self.labels[k], boxes, [self.ids[i] for i in k], k
 
@@ -550,7 +551,7 @@ def crop_flip(images, boxes, crop, tops, lefts, flips):
     out = windows[torch.arange(n, device=dev), :, lefts].view(n, crop, crop, 3)
     out[flips] = out[flips].flip(2)
     boxes = boxes.to(dev)
-    pad = (boxes == -1).all(-1, keepdim=True)
+    pad = (boxes == NO_BOX).all(-1, keepdim=True)
     corner = torch.stack([lefts, tops, lefts, tops], 1).to(boxes.dtype)[:, None]
     b = (boxes - corner).clamp(0, crop)
     b = torch.where(

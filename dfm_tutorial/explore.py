@@ -9,7 +9,7 @@ __all__ = ['WIDGET_VIEW', 'ROW_LABELS', 'PARAMS', 'load_split', 'widget_bundle',
            'used_params', 'DFMExplorer', 'model_cams', 'CAMExplorer']
 
 # %% ../nbs/40_explorer.ipynb #235847b1
-import base64, io, math, numbers
+import base64, io, itertools, math, numbers
 import numpy as np
 import torch
 import ipywidgets as widgets
@@ -23,11 +23,12 @@ from torch.utils.data import DataLoader
 from .attention import check_feature_map
 from .core import check_choice, check_range, colab_widgets, on_colab
 from .boxes import box_iou, box_ious, cam_region, check_maps, check_thresholds, stack_boxes
-from .data import WSOLDataset, collate_items, eval_transform, normalize_batch
+from .data import WSOLDataset, collate_items, eval_transform
 from .dfm import ABLATIONS, DFM
 from .metrics import PAPER_CAM_THRESHOLD
 from .plots import box_bounds, to_image
 from .toy import IMAGE_SIZE
+from .train import model_inputs
 
 # %% ../nbs/40_explorer.ipynb #0075d45c
 def load_split(root, split:str='test', size:int=IMAGE_SIZE):
@@ -319,8 +320,8 @@ def _draw_channels(self:DFMExplorer, m, v, c):
 def model_cams(models:dict, images, labels) -> dict:
     "`{name: CAMs (n, h, w)}` of each model for the ground-truth `labels`, at the images' size."
     labels = torch.as_tensor(labels)
-    # each its statistics
-    return {name: model.eval().cams(normalize_batch(images, None, *model.input_stats), labels)[1]
+    # each with its backbone's statistics
+    return {name: model.eval().cams(model_inputs(model, images), labels)[1]
             for name, model in models.items()}
 
 # %% ../nbs/40_explorer.ipynb #50d5e15e
@@ -396,7 +397,9 @@ def _build(self:CAMExplorer):
 @patch
 def _build_curves(self:CAMExplorer, fig, grid, k):
     "The two curve panels under the `k` image panels of `fig`: this image's IoU at every t, and the box accuracy."
-    colours = dict(zip(self.cams, ('tab:blue', 'tab:orange', 'tab:green', 'tab:red', 'tab:purple', 'tab:brown')))
+    # six colours, repeated from the seventh model on
+    colours = dict(zip(self.cams, itertools.cycle(('tab:blue', 'tab:orange', 'tab:green', 'tab:red', 'tab:purple',
+                                                   'tab:brown'))))
     per_image, dataset = fig.add_subplot(grid[1, :k]), fig.add_subplot(grid[1, k:])
     for name, curve in self.curves.items():
         self.panels[name]['curve'] = per_image.plot(self.thresholds, curve[0], color=colours[name], label=name)[0]

@@ -17,11 +17,11 @@ import numpy as np
 from PIL import Image
 from .core import WSOL_SIZE, check_range, progress_bar, write_text_atomic
 import torch
-from .boxes import require_cv2
+from .boxes import CAM_CURVE_INTERVAL, require_cv2
 from .cam import normalize_cams
 from .data import (SPLITS, MetadataError, WSOLMetadata, check_boxes_fit, gather_boxes, split_indices,
                                text_lines)
-from .metrics import WSOL_THRESHOLDS, BoxEvaluator, MaskEvaluator
+from .metrics import LOC_IOU_THRESHOLD, WSOL_IOU_THRESHOLDS, WSOL_THRESHOLDS, BoxEvaluator, MaskEvaluator
 
 # %% ../nbs/18_own_cams.ipynb #8c5ec8d7
 WSOL_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt', 'localization.txt')   # one split folder
@@ -264,7 +264,7 @@ def _box_sizes(meta, indices):
 
 # %% ../nbs/18_own_cams.ipynb #f772f1ad
 def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_THRESHOLDS,
-                     iou_thresholds=(30, 50, 70), indices=None, batch_size=64, workers=4, progress=True):
+                     iou_thresholds=WSOL_IOU_THRESHOLDS, indices=None, batch_size=64, workers=4, progress=True):
     """Score a folder of saved score maps (`<cams>/<image id>.npy`) against `meta`, `batch_size` maps at a time:
     MaxBoxAccV2, MaxBoxAcc and the best thresholds where `meta` has boxes, PxAP where it lists masks (in `mask_dir`)."""
     cams = Path(cams)
@@ -301,7 +301,8 @@ def _print_scores(res):
     per = ', '.join(f"IoU {d}: {v:.2f} at t = {res['best_cam_threshold_v2'][d]:.3f}"
                     for d, v in res['max_box_acc_v2_per_iou'].items())
     print(f"MaxBoxAccV2 {res['max_box_acc_v2']:.2f}  ({per}; {res['n_images']} images)")
-    print(f"MaxBoxAcc   {res['max_box_acc']:.2f}  (IoU 50, largest contour, at t = {res['best_cam_threshold_v1']:.3f})")
+    print(f"MaxBoxAcc   {res['max_box_acc']:.2f}  (IoU {LOC_IOU_THRESHOLD}, largest contour, "
+          f"at t = {res['best_cam_threshold_v1']:.3f})")
 
 class EvaluateCams:
     "`dfm-tutorial evaluate-cams`: wsolevaluation score maps scored against its metadata (an entry point of `cli`)."
@@ -313,8 +314,10 @@ class EvaluateCams:
         p.add_argument('--cams', required=True, help='the score maps, <cams>/<image id>.npy (as wsolevaluation saves)')
         p.add_argument('--masks', help='the folder the mask paths are relative to (OpenImages: dataset/OpenImages)')
         p.add_argument('--images', help='the folder the image ids are relative to (read if image_sizes.txt is missing)')
-        p.add_argument('--interval', type=float, default=0.001, help='CAM threshold step (cam_curve_interval; 0.001)')
-        p.add_argument('--iou', type=int, nargs='+', default=[30, 50, 70], help='IoU thresholds in percent (30 50 70)')
+        p.add_argument('--interval', type=float, default=CAM_CURVE_INTERVAL,
+                       help=f'CAM threshold step (cam_curve_interval; {CAM_CURVE_INTERVAL})')
+        p.add_argument('--iou', type=int, nargs='+', default=list(WSOL_IOU_THRESHOLDS),
+                       help=f"IoU thresholds in percent ({' '.join(map(str, WSOL_IOU_THRESHOLDS))})")
         p.add_argument('--batch-size', type=int, default=64, help='maps read and scored at a time (default 64)')
         p.add_argument('--json', action='store_true', help='print every number and the protocol as JSON')
         p.add_argument('--no-progress', action='store_true', help='no progress bar')

@@ -11,6 +11,7 @@ __all__ = ['to_image', 'show_map', 'show_maps', 'box_bounds', 'draw_boxes']
 import math
 import matplotlib.pyplot as plt
 import torch
+from .core import NO_BOX
 
 # %% ../nbs/00_plots.ipynb #a1e23f49
 def to_image(x) -> torch.Tensor:
@@ -62,7 +63,7 @@ def draw_boxes(ax, boxes, color='lime', lw=1.5, label=None, **kw):
     if isinstance(boxes, (list, tuple)) and boxes and not isinstance(boxes[0], (int, float)):
         boxes = torch.stack([torch.as_tensor(b) for b in boxes])     # a list of arrays: torch warns on as_tensor
     boxes = torch.as_tensor(boxes).detach().float().cpu().reshape(-1, 4)
-    for i, box in enumerate(boxes[~(boxes == -1).all(1)].tolist()):
+    for i, box in enumerate(boxes[~(boxes == NO_BOX).all(1)].tolist()):
         left, top, width, height = box_bounds(box)
         ax.add_patch(plt.Rectangle((left, top), width, height, fill=False, edgecolor=color, lw=lw,
                                    label=label if i == 0 else None, **kw))

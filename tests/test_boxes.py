@@ -8,7 +8,6 @@ component tree reproduces OpenCV's contours, holes and largest-contour choice ex
 import os
 import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +15,10 @@ import torch
 
 from dfm_tutorial.boxes import box_ious, box_iou, contour_boxes, opencv_boxes, threshold_levels, to_uint8
 from dfm_tutorial.cam import random_cams
+from dfm_tutorial.metrics import WSOL_THRESHOLDS
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'bench'))
-from eval_speed import ground_truth  # noqa: E402
-from wsol_reference import ReferenceBoxEvaluator, reference_boxes  # noqa: E402
+from cam_ground_truth import ground_truth
+from wsol_reference import ReferenceBoxEvaluator, reference_boxes
 
 
 def as_set(boxes):
@@ -99,12 +98,12 @@ def test_evaluator_equals_reference_evaluator():
     from dfm_tutorial.metrics import BoxEvaluator
     maps = random_cams(60, size=96, seed=5)
     gts = ground_truth(maps.numpy(), seed=2)
-    th = np.arange(0, 1, 0.001)
+    th = WSOL_THRESHOLDS
     ref = ReferenceBoxEvaluator(th)
     for m, g in zip(maps.numpy(), gts): ref.accumulate(m, g)
     lib = BoxEvaluator(cam_thresholds=th, max_box_acc_v1=False)
     for s in range(0, 60, 25): lib.accumulate(maps[s:s + 25], gts[s:s + 25])
-    for d, r in zip((30, 50, 70), ref.compute()):
+    for d, r in zip(ref.iou_thresholds, ref.compute()):                    # the reference's own δ, in its order
         assert lib.compute()['max_box_acc_v2_per_iou'][str(d)] == pytest.approx(r, abs=1e-6)
         np.testing.assert_array_equal(lib.curves()[d], 100 * ref.num_correct[d] / ref.cnt)
     assert lib.compute()['max_box_acc_v2'] == pytest.approx(np.mean(ref.compute()), abs=1e-6)

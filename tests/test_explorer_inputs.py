@@ -16,10 +16,11 @@ def dfm_explorer():
     return DFMExplorer(features, torch.zeros(3, 3, 24, 24, dtype=torch.uint8))
 
 
-def cam_explorer(cam, gt=((0, 0, 15, 15),)):
-    "A CAM explorer over one hand-made map `cam` `(h, w)`."
+def cam_explorer(cam, gt=((0, 0, 15, 15),), names=('A',)):
+    "A CAM explorer over one hand-made map `cam` `(h, w)`, the same for each model of `names`."
     h, w = cam.shape
-    return CAMExplorer({'A': cam[None]}, torch.zeros(1, 3, h, w, dtype=torch.uint8), [[list(b) for b in gt]])
+    return CAMExplorer({n: cam[None] for n in names}, torch.zeros(1, 3, h, w, dtype=torch.uint8),
+                       [[list(b) for b in gt]])
 
 
 def lit(explorer):
@@ -96,3 +97,16 @@ def test_shaded_region_is_the_boxed_one(peak, faint, threshold):
     ys, xs = np.nonzero(lit(ex))                      # one component, boxed as wsolevaluation: x1, y1 one past it
     np.testing.assert_array_equal(box, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
     np.testing.assert_array_equal(box, cam_box(cam, threshold))
+
+
+# The curve panels have six colours; a seventh model reuses the first instead of failing
+
+def test_seven_models_draw():
+    cam = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+    names = [f'M{k}' for k in range(7)]
+    ex = cam_explorer(cam, names=names)
+    colours = [ex.panels[n]['curve'].get_color() for n in names]
+    assert len(set(colours[:6])) == 6 and colours[6] == colours[0]
+    drawn = ex.set(threshold=0.5).update()
+    assert list(drawn) == names
+    for box, _ in drawn.values(): np.testing.assert_array_equal(box, cam_box(cam, 0.5))

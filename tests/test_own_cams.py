@@ -1,4 +1,4 @@
-"""`dfm-tutorial evaluate-cams` against a literal port of wsolevaluation's `evaluate.py` (`bench/wsol_reference.py`).
+"""`dfm-tutorial evaluate-cams` against a literal port of wsolevaluation's `evaluate.py` (`tests/wsol_reference.py`).
 
 The fixtures are folders in wsolevaluation's own layout, generated here: CUB-like (one box per image, images of many
 sizes), ILSVRC-like (up to three boxes per image) and OpenImages-like (instance masks and ignore masks), with CAM-like
@@ -7,8 +7,6 @@ score maps saved as its `inference.py` saves them (`<id>.npy`, float64, 224 × 2
 import contextlib
 import io
 import json
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,8 +16,7 @@ from dfm_tutorial.cam import random_cams
 from dfm_tutorial.cli import main
 from dfm_tutorial.own_cams import read_wsol_metadata, score_map_path, write_wsol_metadata
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'bench'))
-from wsol_reference import reference_evaluate_wsol, saved_scoremap  # noqa: E402
+from wsol_reference import RESIZE_LENGTH, reference_evaluate_wsol, saved_scoremap
 
 INTERVAL = 0.01          # evaluate.py's own default: 100 thresholds keep the per-threshold reference quick
 
@@ -48,6 +45,11 @@ def box_folder(root, n, max_boxes, seed):
     return folder, ids
 
 
+def saved_maps(n, grid=7, seed=0):
+    "`n` CAM-like maps as its `inference.py` saves them: float64, at the size its `evaluate.py` scores (224 × 224)."
+    return random_cams(n, grid=grid, size=RESIZE_LENGTH, seed=seed).numpy().astype(np.float64)
+
+
 def save_maps(folder, ids, maps):
     for image_id, m in zip(ids, maps):
         score_map_path(folder, image_id).parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,7 @@ def evaluate_cams(*argv):
 @pytest.mark.parametrize('max_boxes', [1, 3], ids=['CUB-like', 'ILSVRC-like'])
 def test_box_numbers_are_evaluate_py_numbers(tmp_path, max_boxes):
     folder, ids = box_folder(tmp_path, 40, max_boxes, seed=max_boxes)
-    save_maps(tmp_path / 'maps', ids, random_cams(len(ids), grid=5, size=224, seed=3).numpy().astype(np.float64))
+    save_maps(tmp_path / 'maps', ids, saved_maps(len(ids), grid=5, seed=3))
     ours = evaluate_cams('--metadata', folder, '--cams', tmp_path / 'maps', '--interval', INTERVAL)
     v2 = reference_evaluate_wsol(tmp_path / 'maps', folder, None, 'CUB', True, True, cam_curve_interval=INTERVAL)
     v1 = reference_evaluate_wsol(tmp_path / 'maps', folder, None, 'CUB', False, False, cam_curve_interval=INTERVAL)
@@ -111,7 +113,7 @@ def mask_folder(root, n, seed):
 
 def test_pxap_is_evaluate_py_pxap(tmp_path):
     folder, ids = mask_folder(tmp_path, 30, seed=7)
-    save_maps(tmp_path / 'maps', ids, random_cams(len(ids), grid=6, size=224, seed=9).numpy().astype(np.float64))
+    save_maps(tmp_path / 'maps', ids, saved_maps(len(ids), grid=6, seed=9))
     ours = evaluate_cams('--metadata', folder, '--cams', tmp_path / 'maps', '--masks', tmp_path / 'masks',
                          '--interval', INTERVAL)
     ref = reference_evaluate_wsol(tmp_path / 'maps', folder, tmp_path / 'masks', 'OpenImages', True, True,
@@ -130,7 +132,7 @@ def test_written_metadata_is_read_by_evaluate_py(tmp_path):
         assert (copy / name).read_text() == (folder / name).read_text()
     assert sorted((copy / 'localization.txt').read_text().splitlines()) == sorted(
         (folder / 'localization.txt').read_text().splitlines())
-    save_maps(tmp_path / 'maps', ids, random_cams(len(ids), size=224, seed=1).numpy().astype(np.float64))
+    save_maps(tmp_path / 'maps', ids, saved_maps(len(ids), seed=1))
     assert reference_evaluate_wsol(tmp_path / 'maps', copy, None, 'CUB', True, True, cam_curve_interval=INTERVAL) == \
         reference_evaluate_wsol(tmp_path / 'maps', folder, None, 'CUB', True, True, cam_curve_interval=INTERVAL)
 
@@ -145,7 +147,7 @@ def test_bad_folders_stop_with_one_line(tmp_path):
     folder, ids = mask_folder(tmp_path, 4, seed=1)
     assert 'the metadata lists masks (OpenImages): pass the folder they are relative to (--masks)' in cli_error(
         '--metadata', folder, '--cams', tmp_path)
-    save_maps(tmp_path / 'maps', ids[:3], random_cams(3, size=224).numpy().astype(np.float64))
+    save_maps(tmp_path / 'maps', ids[:3], saved_maps(3))
     said = cli_error('--metadata', folder, '--cams', tmp_path / 'maps', '--masks', tmp_path / 'masks')
     assert f"1 of 4 score maps are missing from {tmp_path / 'maps'}, e.g. {tmp_path / 'maps' / ids[3]}.npy" in said
     (folder / 'localization.txt').write_text((folder / 'localization.txt').read_text() + 'test/c0/0000.jpg,1,2,3,4\n')
@@ -165,7 +167,7 @@ def small_folder(root, sizes=True):
     write_lines(folder / 'class_labels.txt', [(i, 0) for i in ids])
     write_lines(folder / 'localization.txt', [(ids[0], 4, 4, 40, 40), (ids[1], 0, 0, 64, 64)])   # x1 = w: the slack
     if sizes: write_lines(folder / 'image_sizes.txt', [(i, 64, 64) for i in ids])
-    save_maps(root / 'maps', ids, random_cams(2, size=224, seed=0).numpy().astype(np.float64))
+    save_maps(root / 'maps', ids, saved_maps(2, seed=0))
     return folder, ids
 
 

@@ -2,9 +2,11 @@
 `clovaai/wsolevaluation` (evaluation.py: `compute_bboxes_from_scoremaps` with
 `multi_contour_eval`, `calculate_multiple_iou`, `BoxEvaluator.accumulate/compute`) step by step.
 
-It calls OpenCV's `findContours` once per map per threshold, as wsolevaluation does. The
-benchmark times it against `dfm_tutorial.metrics.BoxEvaluator`, and the tests use it as the
-oracle for the library's numbers. Keep it boring and literal; do not optimise it.
+It calls OpenCV's `findContours` once per map per threshold, as wsolevaluation does. The tests use it as the
+oracle for the library's numbers, and `bench/eval_speed.py` times it against `dfm_tutorial.metrics.BoxEvaluator`.
+Keep it boring and literal; do not optimise it, and do not import the library: its numbers (224, 30/50/70, the
+threshold step) are wsolevaluation's own, written here again on purpose, so the library's constants are checked,
+not copied.
 
 `reference_evaluate_wsol` is its `evaluate.py` (`evaluate_wsol`): metadata read by its
 `data_loaders.py` functions, ground-truth boxes resized with `resize_bbox`, each saved score map
