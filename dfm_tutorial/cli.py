@@ -21,17 +21,26 @@ except ModuleNotFoundError: import tomli as tomllib                        # Pyt
 # %% ../nbs/14_cli.ipynb #a37e2e32
 CONFIGS = Path(__import__('dfm_tutorial').__file__).parent / 'configs'   # works in the notebook and the package
 
-def read_config(name):
-    "A config file's fields: `name` is a file path or the name of one in `dfm_tutorial/configs/`."
-    path = Path(name)
-    if not path.is_file(): path = CONFIGS / f'{name}.toml'
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no config {name!r}: give a .toml path or one of {sorted(p.stem for p in CONFIGS.glob('*.toml'))}"
-        )
-    try: return tomllib.loads(path.read_text(encoding='utf-8'))
+def _config_file(name, near=None):
+    "The file of config `name`: a path (or one beside the config file `near`), or a name under `configs/`."
+    for path in ([Path(near).parent / name] if near else []) + [Path(name), CONFIGS / f'{name}.toml']:
+        if path.is_file(): return path
+    raise FileNotFoundError(
+        f"no config {name!r}: give a .toml path or one of {sorted(p.stem for p in CONFIGS.glob('*.toml'))}"
+    )
+
+def read_config(name, _near=None, _chain=()):
+    """A config file's fields: `name` is a file path or the name of one in `dfm_tutorial/configs/`. A `base = "..."`
+    field names a config whose fields it starts from (its own win), so a config states only what differs."""
+    path = _config_file(name, _near)
+    try: fields = tomllib.loads(path.read_text(encoding='utf-8'))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not valid TOML: {e}") from None
+    if 'base' not in fields: return fields
+    base, chain = fields.pop('base'), (*_chain, path.resolve())
+    if _config_file(base, path).resolve() in chain:
+        raise ValueError(f"config bases form a cycle: {' -> '.join(p.stem for p in chain)} -> {Path(base).stem}")
+    return {**read_config(base, path, chain), **fields}
 
 def parse_override(item):
     "`key=value` with the value read as TOML (a bare word stays a string)."

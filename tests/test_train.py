@@ -604,3 +604,22 @@ def test_a_run_that_fails_before_it_begins_leaves_its_folder_as_found(toy, tmp_p
     assert "val_per_class=40: class" in said and "has only 32 boxed training images" in said, said
     assert not out.exists() or not any(p.name in ('config.json', '.lock') for p in out.iterdir())
     assert in_process(*tiny_run(toy, out, 'val_per_class=4', 'eval_every=1')) is None
+
+
+def test_the_gpu_configs_state_only_what_differs():
+    """Each GPU config names its base (configs/base/cub.toml or ilsvrc.toml, both on base/gpu.toml) and sets only its
+    backbone, learning rate, weight decay and run folder; resolved, cub_resnet50 is every value it had in one file."""
+    from dfm_tutorial.cli import CONFIGS, read_config
+    try: import tomllib
+    except ImportError: import tomli as tomllib   # Python 3.10
+    gpu = [p for p in CONFIGS.glob('*.toml') if not p.stem.startswith('toy')]
+    assert len(gpu) == 8
+    for path in gpu:
+        own = set(tomllib.loads(path.read_text()))
+        assert own == {'base', 'arch', 'lr', 'weight_decay', 'out'}, (path.name, own)
+    assert read_config('cub_resnet50') == {
+        'weights': 'imagenet', 'resize': 256, 'crop': 224, 'eval_size': 224, 'eval_split': 'test', 'val_per_class': 5,
+        'hold_out_val': True, 'eval_every': 1, 'batch_size': 32, 'lr_ratio': 10.0, 'schedule': 'step', 'amp': 'auto',
+        'deterministic': False, 'workers': 8, 'data': 'data/CUB_200_2011', 'num_classes': 200, 'epochs': 50,
+        'lr_decay_epochs': 15, 'arch': 'resnet50', 'lr': 2e-4, 'weight_decay': 1e-4, 'out': 'runs/cub_resnet50/{name}'}
+    assert read_config('ilsvrc_vgg16')['save_every'] == 2000 and read_config('ilsvrc_vgg16')['loader'] == 'pil'
