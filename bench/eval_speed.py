@@ -30,7 +30,7 @@ from wsol_reference import ReferenceBoxEvaluator, reference_boxes  # noqa: E402
 
 from dfm_tutorial.boxes import contour_boxes  # noqa: E402
 from dfm_tutorial.cam import random_cams  # noqa: E402
-from dfm_tutorial.metrics import BoxEvaluator  # noqa: E402
+from dfm_tutorial.metrics import WSOL_THRESHOLDS, BoxEvaluator  # noqa: E402
 
 
 def run_reference(maps, gts, thresholds):
@@ -55,7 +55,7 @@ def main():
     args = p.parse_args()
 
     cv2.setNumThreads(1)
-    maps = random_cams(args.maps, grid=7, size=224, seed=0).numpy()       # (n, 224, 224) float32
+    maps = random_cams(args.maps, grid=7, seed=0).numpy()                 # (n, 224, 224) float32: WSOL_SIZE
     gts = ground_truth(maps)
     t0 = time.perf_counter()
     run_library(maps[:2], gts[:2], np.arange(0, 1, 0.5))
@@ -64,7 +64,7 @@ def main():
           f"{numba.get_num_threads()} threads, OpenCV {cv2.__version__}; {args.maps} maps 224x224; "
           f"first call (compile or load cache) {warm:.1f} s, not timed below")
 
-    th = np.arange(0, 1, 0.001)
+    th = WSOL_THRESHOLDS
     mismatched = 0
     for m in maps[:args.box_check_maps]:
         ref, _ = reference_boxes(m, th)
@@ -80,11 +80,11 @@ def main():
         t_ref, ref = run_reference(maps, gts, th)
         t_lib, lib = run_library(maps, gts, th)
         v2_ref, v2_lib = np.mean(ref.compute()), lib.compute()['max_box_acc_v2']
-        curve_diff = max(np.abs(100 * ref.num_correct[d] / ref.cnt - lib.curves()[d]).max() for d in (30, 50, 70))
+        curve_diff = max(np.abs(100 * ref.num_correct[d] / ref.cnt - lib.curves()[d]).max() for d in ref.iou_thresholds)
         print(f"| {len(th)} | {len(maps) / t_ref:.1f} | {len(maps) / t_lib:.1f} | {t_ref / t_lib:.1f}x "
               f"| {v2_ref:.4f} | {v2_lib:.4f} | {abs(v2_ref - v2_lib):.1e} | {curve_diff:.1e} |")
     if args.v1:   # the largest contour needs areas and, at rare contested levels, OpenCV
-        th = np.arange(0, 1, 0.001)
+        th = WSOL_THRESHOLDS
         ref = ReferenceBoxEvaluator(th, iou_thresholds=(50,), multi_contour=False)
         t0 = time.perf_counter()
         for m, g in zip(maps, gts): ref.accumulate(m, g)

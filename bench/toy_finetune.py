@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 
 from dfm_tutorial.experiments import run_grid
-from dfm_tutorial.pretrain import TIGHT_BOX, meets_tight_box, tight_box_numbers
+from dfm_tutorial.pretrain import TIGHT_BOX, meets_tight_box, tight_box_means
 
 RECIPES = {                     # name: (what it is, overrides of configs/toy.toml)
     'toy': ("toy.toml (lr 0.01, lr_ratio 10, 4 epochs)", {}),
@@ -37,7 +37,7 @@ RECIPES = {                     # name: (what it is, overrides of configs/toy.to
 
 def margin(results):
     "How far the mean Top-1 Clas and BoxAcc IoU 0.7 of CAM runs lie above the goal's bounds: the nearer one, in points."
-    means = {k: np.mean([tight_box_numbers(r)[k] for r in results]) for k in TIGHT_BOX}
+    means = tight_box_means(results)
     return min(means[k] - bound for k, (_, side, bound) in TIGHT_BOX.items() if side == 'at least')
 
 
@@ -46,8 +46,8 @@ def table(results, recipes):
     lines = ['| recipe | ' + ' | '.join(TIGHT_BOX) + ' | MaxBoxAccV2 | margin | goal |',
              '|---|' + '---:|' * (len(TIGHT_BOX) + 2) + '---|']
     for name, res in results.items():
-        means = [np.mean([tight_box_numbers(r)[k] for r in res]) for k in TIGHT_BOX]
-        cells = [f"{m:.3f}" if 'threshold,' in k else f"{m:.1f}" for m, k in zip(means, TIGHT_BOX)]
+        means = tight_box_means(res)
+        cells = [f"{means[k]:.3f}" if 'threshold,' in k else f"{means[k]:.1f}" for k in TIGHT_BOX]
         box = np.mean([r['max_box_acc_v2'] for r in res])
         lines.append(f"| {recipes[name]} | " + ' | '.join(cells) + f" | {box:.1f} | {margin(res):+.1f} | "
                      f"{'met' if meets_tight_box(res) else 'not met'} |")
@@ -72,8 +72,9 @@ def main(argv=None):
     if not met:
         print("\nNo pretrained recipe meets the goal on val.")
         return
-    chosen = max(met, key=lambda name: margin(results[name]))
-    print(f"\nChosen on val: {RECIPES[chosen][0]} (margin {margin(results[chosen]):+.1f})")
+    margins = {name: margin(results[name]) for name in met}
+    chosen = max(margins, key=margins.get)
+    print(f"\nChosen on val: {RECIPES[chosen][0]} (margin {margins[chosen]:+.1f})")
     if a.confirm:
         run = {'cam': {'method': 'cam', **RECIPES[chosen][1]}}
         test = run_grid(run, f'{a.out}_test', a.seeds, progress=False, data=a.data, cache_dir=f'{a.out}_test/cache')

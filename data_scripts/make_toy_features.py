@@ -14,38 +14,16 @@ The run is read back when its folder holds it; the file is written atomically. F
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from dfm_tutorial.data import normalize_batch
+from dfm_tutorial.explore import layer_features
 from dfm_tutorial.experiments import run_folder, run_grid
 from dfm_tutorial.models import inserted
-from dfm_tutorial.toy import draw_toy_birds, make_toy_dataset
-from dfm_tutorial.train import load_checkpoint, model_from_checkpoint, save_atomic
+from dfm_tutorial.toy import fresh_birds, make_toy_dataset
+from dfm_tutorial.train import load_checkpoint, model_from_checkpoint, model_inputs, save_atomic
 
 ASSET = Path(__file__).resolve().parents[1] / 'dfm_tutorial' / 'assets' / 'toy_features.pt'
 BIRDS, BIRD_SEED = 4, 123       # lesson 22 draws its fresh birds from seed 123 too
-
-
-def fresh_birds(toy, n=BIRDS):
-    "`n` birds drawn as the toy set at `toy` (its toy.json) draws them, from another seed."
-    import json
-    p = json.loads((Path(toy) / 'toy.json').read_text())
-    rng = np.random.default_rng(BIRD_SEED)
-    labels = rng.integers(0, p['num_classes'], n)
-    images, _, info = draw_toy_birds(labels, tuple(p['image_size']), p['num_classes'], p['clutter'],
-                                     p['stripe_jitter'], rng, p['bird_scale'], p['head_scale'], p['body_evidence'])
-    return images, labels, info['head'], info['body'] & ~info['head']
-
-
-def block_inputs(model, x):
-    "{position: the feature map entering the module inserted there} for images `x`, the network in eval mode."
-    seen, hooks = {}, []
-    for pos, module in inserted(model).items():
-        hooks.append(module.register_forward_pre_hook(lambda m, args, pos=pos: seen.__setitem__(pos, args[0])))
-    with torch.no_grad(): model.eval()(x)
-    for h in hooks: h.remove()
-    return seen
 
 
 def main(argv=None):
@@ -57,8 +35,9 @@ def main(argv=None):
     run_grid({'dfm': {'method': 'dfm'}}, a.runs, (0,), progress=False, config='toy_scratch', data=str(toy),
              cache_dir=f'{a.runs}/cache')
     model = model_from_checkpoint(load_checkpoint(run_folder(a.runs, 'dfm', 0) / 'last.pt'))[0]
-    images, labels, head, body = fresh_birds(toy)
-    feats = block_inputs(model, normalize_batch(torch.from_numpy(images).permute(0, 3, 1, 2)))
+    images, labels, head, body = fresh_birds(toy, BIRDS, BIRD_SEED)
+    x = model_inputs(model, torch.from_numpy(images).permute(0, 3, 1, 2))
+    feats = {pos: layer_features(model, x, pos) for pos in inserted(model)}   # what enters each module (eval: identity)
     asset = {'about': __doc__.split('\n\n')[1].replace('\n', ' '),
              'features': {pos: f.half() for pos, f in feats.items()},          # {position: (n, c, h, w)}
              'images': torch.from_numpy(images), 'labels': torch.from_numpy(labels),   # (n, h, w, 3) uint8, (n,)

@@ -136,8 +136,8 @@ def _read_split(root, index):
             raise MetadataError(f"{root / 'train_test_split.txt'}:{n}: the split flag must be 0 or 1, got {t}")
     return _per_image(root / 'train_test_split.txt', rows, numbers, index, 'split flag').astype(bool)
 
-def _read_boxes(root, index, n_images):
-    "Boxes `(m, 4)` `(x0, y0, x1, y1)` grouped by image (file order within) and their offsets `(n_images + 1,)`."
+def _read_boxes(root, index):
+    "Boxes `(m, 4)` `(x0, y0, x1, y1)` grouped by image (file order within) and their offsets `(len(index) + 1,)`."
     rows, numbers = _parse_lines(
         root / 'bounding_boxes.txt', (int, float, float, float, float), '<image id> <x> <y> <w> <h>'
     )
@@ -152,7 +152,7 @@ def _read_boxes(root, index, n_images):
     xywh = np.array([r[1:] for r in rows], np.float64).reshape(-1, 4)
     order = np.argsort(owner, kind='stable')                                  # group boxes by image, file order within
     boxes = np.floor(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1))[order]
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_images))])
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(index)))])
     return boxes, offsets
 
 # %% ../nbs/10_data.ipynb #e8dd6a62
@@ -167,7 +167,7 @@ def read_cub_metadata(root):
     images, lines, index = _read_images(root)
     names, labels, n_classes = _read_labels(root, images, index)
     is_train = _read_split(root, index)
-    boxes, offsets = _read_boxes(root, index, len(images))
+    boxes, offsets = _read_boxes(root, index)
     return WSOLMetadata(root, [p for _, p in images], labels - 1, is_train, boxes, offsets,
                         names or [str(k) for k in range(1, n_classes + 1)], np.array(lines))
 

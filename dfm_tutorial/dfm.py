@@ -138,10 +138,10 @@ def params_used(self:DFM):
 
 # %% ../nbs/04_dfm.ipynb #71cb704c
 @patch
-def expected_multiplier(self:DFM, x):
+def expected_multiplier(self:DFM, x, maps=None):
     """What F_module multiplies `x` by on average over eq. 15's draw: θ · first + (1 − θ) · second, `(n, c, h, w)`
-    (P_ME and C_ME in the cross and own modes)."""
-    m = self.candidate_maps(check_feature_map(x))
+    (P_ME and C_ME in the cross and own modes); `maps`: `candidate_maps(x)` where they are computed already."""
+    m = maps if maps is not None else self.candidate_maps(check_feature_map(x))
     return self.theta * m['first'] + (1 - self.theta) * m['second']
 
 # %% ../nbs/04_dfm.ipynb #065fcf46

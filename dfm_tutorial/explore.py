@@ -102,7 +102,7 @@ def explorer_maps(x, row:str='dfm', **params):
     expected module and output (eq. 15–16)."""
     dfm = DFM.from_ablation(row, **params)
     m = dfm.candidate_maps(x)                                                   # with 'M' where the row focuses
-    m['E_module'] = dfm.theta * m['first'] + (1 - dfm.theta) * m['second']      # eq. 15 in expectation
+    m['E_module'] = dfm.expected_multiplier(x, m)                              # eq. 15 in expectation
     m['E_out'] = x * m['E_module']                                              # eq. 16 in expectation  (1, c, h, w)
     return m
 

@@ -7,7 +7,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/pretrain.html.md"""
 # %% auto #0
 __all__ = ['RECIPE', 'SMOKE_RECIPE', 'BACKBONE', 'RECIPES', 'TIGHT_BOX', 'read_tables', 'read_recipe', 'pretrain_config',
            'export_backbone', 'pretrain_backbone', 'pretraining_result', 'toy_pretrained', 'tight_box_numbers',
-           'meets_tight_box', 'PretrainCommand']
+           'tight_box_means', 'meets_tight_box', 'PretrainCommand']
 
 # %% ../nbs/17a_pretrain.ipynb #e7f188ae
 import json
@@ -66,8 +66,7 @@ def pretrain_backbone(recipe=RECIPE, root='data', progress=True):
     data.parent.mkdir(parents=True, exist_ok=True)
     with FolderLock(data.parent, 'pretraining the toy backbone', wait=True):
         make_shapes_dataset(data, **shapes, progress=progress)
-        cfg.check()
-        out = run_folder_of(cfg)
+        cfg.check()                                                  # resolves data: a location, not the run's identity
         cfg.out = str(out)
         done = finished_result(out, cfg)
         if done is None:
@@ -98,9 +97,13 @@ def tight_box_numbers(result):
     "The numbers of one run's `result` that `TIGHT_BOX` reads."
     return {k: number(result) for k, (number, _, _) in TIGHT_BOX.items()}
 
+def tight_box_means(results):
+    "The numbers `TIGHT_BOX` reads, each the mean over CAM runs `results` (one result per seed)."
+    return {k: sum(tight_box_numbers(r)[k] for r in results) / len(results) for k in TIGHT_BOX}
+
 def meets_tight_box(results):
     "Whether CAM runs (one result per seed) meet `TIGHT_BOX` on the means over the seeds."
-    means = {k: sum(tight_box_numbers(r)[k] for r in results) / len(results) for k in TIGHT_BOX}
+    means = tight_box_means(results)
     return all(means[k] >= v if side == 'at least' else means[k] <= v for k, (_, side, v) in TIGHT_BOX.items())
 
 # %% ../nbs/17a_pretrain.ipynb #3091d032

@@ -6,10 +6,10 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/toy.html.md"""
 
 # %% auto #0
 __all__ = ['CUB_FILES', 'HEAD_COLOURS', 'IMAGE_SIZE', 'MIN_IMAGE_SIZE', 'BIRD_SCALE', 'HEAD_SCALE', 'TRAIN_PER_CLASS',
-           'TEST_PER_CLASS', 'SEGMENTATIONS', 'SHAPES', 'TEXTURES', 'SHAPE_COLOURS', 'SHAPE_SCALE', 'PRETRAIN_CLASSES',
-           'PRETRAIN_TRAIN', 'PRETRAIN_TEST', 'write_cub_metadata', 'draw_background', 'draw_toy_birds',
-           'segmentation_path', 'staging_folder', 'make_toy_dataset', 'save_toy_samples', 'shape_classes',
-           'shape_class_name', 'hue_rgb', 'draw_toy_shapes', 'make_shapes_dataset']
+           'TEST_PER_CLASS', 'SEGMENTATIONS', 'TOY_STYLE', 'SHAPES', 'TEXTURES', 'SHAPE_COLOURS', 'SHAPE_SCALE',
+           'PRETRAIN_CLASSES', 'PRETRAIN_TRAIN', 'PRETRAIN_TEST', 'write_cub_metadata', 'draw_background',
+           'draw_toy_birds', 'segmentation_path', 'staging_folder', 'make_toy_dataset', 'fresh_birds',
+           'save_toy_samples', 'shape_classes', 'shape_class_name', 'hue_rgb', 'draw_toy_shapes', 'make_shapes_dataset']
 
 # %% ../nbs/09_toy.ipynb #2cb76cef
 import json, os, shutil
@@ -230,6 +230,8 @@ def _write_toy(root, params, names, draw, chunk, progress, what):
     return root
 
 # %% ../nbs/09_toy.ipynb #8cdfc341
+TOY_STYLE = ('clutter', 'stripe_jitter', 'bird_scale', 'head_scale', 'body_evidence')   # how birds look
+
 def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_per_class=TEST_PER_CLASS,
                      image_size=IMAGE_SIZE, seed=0, clutter=4, stripe_jitter=0.5, quality=95, chunk=64, progress=True,
                      bird_scale=BIRD_SCALE, head_scale=HEAD_SCALE, body_evidence=1.0):
@@ -237,11 +239,22 @@ def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_
     params = _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter,
                          quality, bird_scale, head_scale, body_evidence)
     names = [f"{j + 1:03d}.{c}" for j, c in enumerate(list(HEAD_COLOURS)[:num_classes])]
-    style = {key: params[key] for key in ('clutter', 'stripe_jitter', 'bird_scale', 'head_scale', 'body_evidence')}
+    style = {key: params[key] for key in TOY_STYLE}
     def draw(labels, rng):
         ims, bxs, info = draw_toy_birds(labels, tuple(params['image_size']), num_classes, rng=rng, **style)
         return ims, bxs, info['body'] | info['head']
     return _write_toy(root, params, names, draw, chunk, progress, 'toy birds')
+
+# %% ../nbs/09_toy.ipynb #freshbd1
+def fresh_birds(root, n, seed=123):
+    """`n` new birds drawn as the toy set at `root` draws them (its `toy.json`), from generator `seed`: images
+    `(n, h, w, 3)` uint8, labels `(n,)`, the head and the rest of the body `(n, h, w)` bool."""
+    params = json.loads((Path(root) / 'toy.json').read_text())
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, params['num_classes'], n)
+    images, _, info = draw_toy_birds(labels, tuple(params['image_size']), params['num_classes'], rng=rng,
+                                     **{key: params[key] for key in TOY_STYLE})
+    return images, labels, info['head'], info['body'] & ~info['head']
 
 # %% ../nbs/09_toy.ipynb #6094b488
 def save_toy_samples(root, path, n=16, ncols=8):

@@ -19,6 +19,7 @@ a link target or a marker is not prose. A quoted number must appear in one of it
 aside: `+3.0` and `−3.0` both read as `3.0`). Numbers after the last marker of a block, or in a block with none, are
 uncovered. `python tests/prose_numbers.py [FILE ...]` prints what fails.
 """
+import functools
 import json
 import re
 import sys
@@ -56,8 +57,14 @@ def cell_text(cell):
 
 
 def notebook_cells(path):
-    "{cell id: cell} of the notebook at `path`."
-    return {c.get('id'): c for c in json.loads(Path(path).read_text())['cells']}
+    "{cell id: cell} of the notebook at `path` (read once per version of the file)."
+    path = Path(path).resolve()
+    return _cells(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _cells(path, mtime_ns):
+    return {c.get('id'): c for c in json.loads(path.read_text())['cells']}
 
 
 def source_text(source, here):
@@ -85,7 +92,7 @@ def source_text(source, here):
 
 def appears(number, text):
     "Whether `number` is written in `text` as a number of its own (not inside a longer one)."
-    return re.search(rf'(?<![\d.]){re.escape(number)}(?!\d)', text.replace('−', '-')) is not None
+    return re.search(rf'(?<![\d.]){re.escape(number)}(?!\d)', text) is not None
 
 
 def check_block(text, where, here=None):

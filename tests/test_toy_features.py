@@ -4,10 +4,11 @@ the file stale: run data_scripts/make_toy_features.py)."""
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 
 from dfm_tutorial.masks import region_means, toy_feature_maps
-from dfm_tutorial.toy import make_toy_dataset
+from dfm_tutorial.toy import fresh_birds, make_toy_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ def test_the_maps_are_what_the_lessons_say():
 def test_the_birds_are_the_toy_birds_of_today(tmp_path):
     "The images and masks are drawn again from the toy's parameters: equal, or the file is stale."
     toy = make_toy_dataset(tmp_path / 'toy', train_per_class=1, test_per_class=1, progress=False)
-    images, labels, head, body = script().fresh_birds(toy)
+    images, labels, head, body = fresh_birds(toy, script().BIRDS, script().BIRD_SEED)
     maps = toy_feature_maps()
     assert torch.equal(maps['images'], torch.from_numpy(images))
     assert torch.equal(maps['labels'], torch.from_numpy(labels))
@@ -52,8 +53,11 @@ def test_the_package_data_ships_the_file():
     assert settings['package-data']['dfm_tutorial.assets'] == ['*.pt']
 
 
-def test_region_means_of_the_trained_maps_are_multipliers_in_range():
-    maps = toy_feature_maps()
-    ones = torch.ones_like(maps['features']['block4'])
-    means = region_means(ones, {'head': maps['head'], 'body': maps['body']})
-    assert means == {'head': 1.0, 'body': 1.0}
+def test_region_means_weigh_each_cell_by_the_pixels_it_covers():
+    "A map that is 1 on one cell and 0 elsewhere averages, over a region, to the share of the region it covers."
+    x = torch.zeros(4, 1, 24, 24)
+    x[:, :, 0, 0] = 1.0                                                  # the top-left cell: 4 x 4 pixels of 96 x 96
+    corner = torch.zeros(4, 96, 96, dtype=torch.bool)
+    corner[:, :8, :8] = True                                             # that cell and three of its neighbours
+    means = region_means(x, {'corner': corner, 'all': torch.ones_like(corner)})
+    assert means['corner'] == 0.25 and means['all'] == pytest.approx(16 / 9216, rel=1e-6)
