@@ -19,7 +19,7 @@ from torchvision.models import resnet50
 
 from dfm_tutorial.adl import ADL
 from dfm_tutorial.dfm import DFM, insert_after
-from dfm_tutorial.train import resolve_amp
+from dfm_tutorial.config import resolve_amp
 
 POSITIONS = ('layer3.0', 'layer4.2')
 METHODS = {'plain': None, 'ADL': ADL, 'DFM': DFM}

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from cam_ground_truth import ground_truth  # noqa: E402
 from wsol_reference import ReferenceBoxEvaluator, reference_boxes  # noqa: E402
 
-from dfm_tutorial.boxes import contour_boxes  # noqa: E402
+from dfm_tutorial.sweep import contour_boxes  # noqa: E402
 from dfm_tutorial.cam import random_cams  # noqa: E402
 from dfm_tutorial.metrics import WSOL_THRESHOLDS, BoxEvaluator  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""How fast the explorers of lesson 40 redraw: milliseconds from a control's new value to a new PNG.
+"""How fast the explorers of lessons 40 and 40a redraw: milliseconds from a control's new value to a new PNG.
 
 Three ways to redraw the same figure after a move:
   blit     what the explorers do: restore the cached background (axes, ticks, legends) and draw
@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from dfm_tutorial.data import normalize_batch
-from dfm_tutorial.explore import CAMExplorer, DFMExplorer, layer_features, model_cams
+from dfm_tutorial.cam_explorer import CAMExplorer, model_cams
+from dfm_tutorial.explore import DFMExplorer, layer_features
 from dfm_tutorial.models import create_wsol_model
 from dfm_tutorial.toy import draw_toy_birds
 

@@ -41,7 +41,7 @@ def steps(cpu, work):
 def end_to_end(folder, cpu):
     "A CUB-format archive of toy birds, `prepare_cub` on it, one epoch of the cub_resnet50 config; prints final.json."
     from dfm_tutorial.cli import main
-    from dfm_tutorial.download import prepare_cub
+    from dfm_tutorial.prepare import prepare_cub
     from dfm_tutorial.toy import make_toy_dataset
     folder = Path(folder)
     classes, per_class = (3, 8) if cpu else (10, 20)

@@ -22,9 +22,10 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
-from dfm_tutorial.data import (IMAGENET_MEAN, IMAGENET_STD, EpochLoader, ImageCache, PILSource, WSOLDataset,
-                               build_cache, collate_items, normalize_batch, random_crop_flip, read_cub_metadata,
-                               split_indices)
+from dfm_tutorial.data import IMAGENET_MEAN, IMAGENET_STD, WSOLDataset, collate_items, normalize_batch
+from dfm_tutorial.loader import EpochLoader, PILSource, random_crop_flip
+from dfm_tutorial.cache import ImageCache, build_cache
+from dfm_tutorial.metadata import read_cub_metadata, split_indices
 from dfm_tutorial.toy import make_toy_dataset
 
 

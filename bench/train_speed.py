@@ -19,8 +19,10 @@ import time
 
 import torch
 
-from dfm_tutorial.models import BACKBONES, METHODS, create_wsol_model
-from dfm_tutorial.train import autocast, model_inputs, resolve_amp
+from dfm_tutorial.backbones import BACKBONES
+from dfm_tutorial.models import METHODS, create_wsol_model
+from dfm_tutorial.config import autocast, resolve_amp
+from dfm_tutorial.train import model_inputs
 
 RUNS = {'CUB': dict(train=5994 - 1000, val=1000, test=5794, epochs=50),
         'ILSVRC': dict(train=1281167 - 5000, val=5000, test=50000, epochs=10)}

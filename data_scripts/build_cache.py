@@ -7,7 +7,7 @@ A root that is not a CUB-format dataset, or a cache folder that holds another ca
 """
 import argparse
 from pathlib import Path
-from dfm_tutorial.data import build_cache
+from dfm_tutorial.cache import build_cache
 
 
 def count(low):

@@ -20,7 +20,8 @@ from dfm_tutorial.explore import layer_features
 from dfm_tutorial.experiments import run_folder, run_grid
 from dfm_tutorial.models import inserted
 from dfm_tutorial.toy import fresh_birds, make_toy_dataset
-from dfm_tutorial.train import load_checkpoint, model_from_checkpoint, model_inputs, save_atomic
+from dfm_tutorial.runs import load_checkpoint, model_from_checkpoint, save_atomic
+from dfm_tutorial.train import model_inputs
 
 ASSET = Path(__file__).resolve().parents[1] / 'dfm_tutorial' / 'assets' / 'toy_features.pt'
 BIRDS, BIRD_SEED = 4, 123       # lesson 22 draws its fresh birds from seed 123 too

@@ -5,7 +5,7 @@
     python data_scripts/prepare_cub.py data/ --archive ~/CUB_200_2011.tgz
 """
 import argparse
-from dfm_tutorial.download import CUB_MD5, CUB_URL, prepare_cub
+from dfm_tutorial.prepare import CUB_MD5, CUB_URL, prepare_cub
 
 ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 ap.add_argument('root', help='folder that receives CUB_200_2011/ (and the downloaded archive)')

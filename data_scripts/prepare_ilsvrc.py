@@ -5,7 +5,7 @@
     python data_scripts/prepare_ilsvrc.py data/ILSVRC --kaggle imagenet-object-localization-challenge/
 """
 import argparse
-from dfm_tutorial.download import prepare_ilsvrc
+from dfm_tutorial.prepare import prepare_ilsvrc
 
 ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 ap.add_argument('dest', help='folder to build (images/ and the CUB-format metadata)')

@@ -1,5 +1,5 @@
 __version__ = "0.0.1"
 
 # Methods of later lessons register themselves with `models.METHODS` when imported; importing them here makes
-# the registry whole for every user of the package (lesson 12 never imports them: imports point down the lessons).
-from . import has, acol, pretrain, tune  # noqa: E402, F401
+# the registry whole for every user of the package (lesson 12_models never imports them: imports point down the lessons).
+from . import inception, has, acol, cutmix, spg, pretrain, tune  # noqa: E402, F401

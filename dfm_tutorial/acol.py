@@ -38,14 +38,15 @@ class ACoLModel(WSOLModel):
                  threshold:float=0.7,    # δ: erase where head A's normalised class map is ≥ δ
                  width:int=None,         # channels of the heads' 3 × 3 convs (None: 1024, or `channels` when below 512)
                  smooth:bool=True):    # 3 × 3 average of the feature map before the heads, as wsolevaluation's VGG ACoL
-        nn.Module.__init__(self)                                   # not WSOLModel's: ACoL has no fc, its heads classify
+        super().__init__(features, channels, num_classes, arch=arch, method='acol', classifier=False)   # heads classify
         self.threshold = check_range('threshold', threshold, 0, 1, low_open=True)
         width = (1024 if channels >= 512 else channels) if width is None else width
         if not isinstance(width, int) or width < 1: raise ValueError(f"width must be a positive integer, got {width!r}")
-        self.features, self.head, self.smooth = features, nn.Identity(), smooth
+        self.smooth = smooth
         self.head_a, self.head_b = acol_head(channels, width, num_classes), acol_head(channels, width, num_classes)
-        self.arch, self.method = arch, 'acol'
         self.new = tuple(p for p in new if p not in ('head', 'fc')) + ('head_a', 'head_b')
+
+    def classify(self, f): return self.head_a(f).mean((2, 3))           # head A's logits: what ACoL predicts
 
     def feature_map(self, x):
         f = self.features(x)

@@ -10,10 +10,12 @@ __all__ = ['CONFIGS', 'EVALUATION_SETTINGS', 'COMMAND_GROUP', 'read_config', 'pa
 
 # %% ../nbs/14_cli.ipynb #14483947
 import argparse, json, sys
+import numpy as np
 from importlib.metadata import entry_points
 from pathlib import Path
-from .train import (LOCATIONS, RUNTIME, TrainConfig, eval_loader, load_checkpoint, model_from_checkpoint,
-                                pick_device, score, train)
+from .runs import LOCATIONS, RUNTIME, load_checkpoint, model_from_checkpoint
+from .config import TrainConfig, pick_device
+from .train import eval_loader, score, train
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib                        # Python 3.10
 
@@ -49,15 +51,23 @@ def parse_override(item):
     try: return key.strip(), tomllib.loads(f"v = {value}")['v']
     except tomllib.TOMLDecodeError: return key.strip(), value
 
-def make_config(name='toy', overrides=()):
-    "`TrainConfig` from a config file and `key=value` overrides."
-    return TrainConfig.from_dict({**read_config(name), **dict(parse_override(o) for o in overrides)})
-
 # what `evaluate` may change in a checkpoint's config: which images it scores and how; never the model
 EVALUATION_SETTINGS = ('data', 'eval_split', 'eval_size', 'batch_size', 'loader', 'val_per_class', 'hold_out_val',
                        'on_bad_image', *RUNTIME, *LOCATIONS)
 
 # %% ../nbs/14_cli.ipynb #a37e2es1
+def _plain(v):
+    "`v` as TOML would give it back: numpy scalars as Python numbers, tuples as lists (a run's config compares equal)."
+    if isinstance(v, dict): return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return [_plain(x) for x in v]
+    return v.item() if isinstance(v, np.generic) else v
+
+def make_config(name='toy', overrides=()):
+    """`TrainConfig` from a config file and overrides: a dict `{key: value}` (as code holds them) or `key=value`
+    strings (as the command line gives them, values read as TOML)."""
+    over = _plain(overrides) if isinstance(overrides, dict) else dict(parse_override(o) for o in overrides)
+    return TrainConfig.from_dict({**read_config(name), **over})
+
 def evaluation_config(ckpt, overrides, path):
     """The `TrainConfig` of checkpoint `ckpt` (read from `path`) with `key=value` `overrides` of `EVALUATION_SETTINGS`
     only, checked; its caches beside the checkpoint unless the run kept them in a folder of its own."""

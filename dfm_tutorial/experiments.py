@@ -13,12 +13,13 @@ __all__ = ['METRICS', 'COMPARED', 'SMOKE_TOY', 'SMOKE_TRAIN', 'mean_std', 'forma
 import dataclasses, os, time
 from pathlib import Path
 import numpy as np
-from .cli import make_config, toml_value
-from .metrics import (PAPER_CAM_THRESHOLD, BoxEvaluator, MaskEvaluator, center_gaussian_maps, load_records,
-                                  paired_bootstrap)
+from .cli import make_config
+from .metrics import PAPER_CAM_THRESHOLD, BoxEvaluator, MaskEvaluator, center_gaussian_maps
+from .intervals import load_records, paired_bootstrap
 from .models import METHODS
-from .train import (RECORDS, changed_settings, eval_loader, finished_result, load_checkpoint, mask_reader,
-                                model_from_checkpoint, model_inputs, saved_config, train)
+from .runs import (RECORDS, changed_settings, finished_result, load_checkpoint, model_from_checkpoint,
+                               saved_config)
+from .train import eval_loader, mask_reader, model_inputs, train
 
 # %% ../nbs/17_experiments.ipynb #49c5e2c2
 METRICS = (('top1_cls', 'Top-1 Clas'), ('top1_loc', 'Top-1 Loc'), ('gt_known_loc', 'GT-known Loc'),
@@ -139,13 +140,7 @@ def run_grid(runs, out, seeds=(0,), progress=True, overwrite=False, **common):
     for seed in seeds:
         for label, over in runs.items():
             over, run = {**common, **over}, run_folder(out, label, seed)
-            cfg = make_config(
-                over.pop('config', 'toy'),
-                [
-                    f'{k}={toml_value(v)}'
-                    for k, v in {**over, 'seed': seed, 'out': str(run), 'progress': progress}.items()
-                ],
-            )
+            cfg = make_config(over.pop('config', 'toy'), {**over, 'seed': seed, 'out': str(run), 'progress': progress})
             cfg = cfg.check()    # as train reads it: data resolved (one dataset from any folder), named weights built
             if cfg.cache_dir: cfg.cache_dir = str(Path(cfg.cache_dir).resolve())     # one cache, from anywhere
             if (done := finished_result(run, cfg)) is not None:
@@ -175,7 +170,7 @@ def demo(out='out/demo', data='data/toy', methods=None, seeds=(0,), progress=Tru
     methods = tuple(runs)                                              # the labels: a method's name, or the run's
     common = dict(data=str(data), cache_dir=str(Path(out) / 'cache'), **overrides)
     for over in runs.values():                                         # every value checked before anything is written
-        make_config(config, [f'{k}={toml_value(v)}' for k, v in {**common, **over}.items()]).check_values()
+        make_config(config, {**common, **over}).check_values()
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seeds must be integers, got {seeds}")
     if Path(out).exists() and not Path(out).is_dir():
@@ -183,7 +178,7 @@ def demo(out='out/demo', data='data/toy', methods=None, seeds=(0,), progress=Tru
     make_toy_dataset(data, **(toy or {}), progress=progress)
     t0 = time.perf_counter()
     results = run_grid(runs, out, seeds, progress, overwrite, config=config, **common)
-    ref_cfg = make_config(config, [f'{k}={toml_value(v)}' for k, v in {**common, 'progress': False}.items()])
+    ref_cfg = make_config(config, {**common, 'progress': False})
     refs = reference_results(ref_cfg)
     print(results_table({**results, **refs}, paired_intervals(out, methods, seeds)))
     print(

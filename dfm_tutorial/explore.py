@@ -1,4 +1,4 @@
-"""Sliders over DFM's hyperparameters and a CAM threshold: every map of the module, and a trained model's CAM and box, redrawn as you move them.
+"""A figure that redraws in place under its controls, and sliders over DFM's hyperparameters: every map of the module, redrawn as you move them.
 
 Docs: https://dfm-tutorial.github.io/dfm-tutorial/explorer.html.md"""
 
@@ -6,29 +6,25 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/explorer.html.md"""
 
 # %% auto #0
 __all__ = ['WIDGET_VIEW', 'ROW_LABELS', 'PARAMS', 'load_split', 'widget_bundle', 'LiveFigure', 'layer_features', 'explorer_maps',
-           'used_params', 'DFMExplorer', 'model_cams', 'CAMExplorer']
+           'used_params', 'FiniteSlider', 'Explorer', 'DFMExplorer']
 
 # %% ../nbs/40_explorer.ipynb #235847b1
-import base64, io, itertools, math, numbers
+import base64, io, math, numbers
 import numpy as np
 import torch
 import ipywidgets as widgets
 from fastcore.basics import patch
 from traitlets import validate
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 from torch.utils.data import DataLoader
 from .attention import check_feature_map
-from .core import check_choice, check_range, colab_widgets, on_colab
-from .boxes import box_iou, box_ious, cam_region, check_maps, check_thresholds, stack_boxes
+from .core import check_choice, colab_widgets, on_colab
 from .data import WSOLDataset, collate_items, eval_transform
 from .dfm import ABLATIONS, DFM
-from .metrics import PAPER_CAM_THRESHOLD
-from .plots import box_bounds, to_image
+from .plots import to_image
 from .toy import IMAGE_SIZE
-from .train import model_inputs
 
 # %% ../nbs/40_explorer.ipynb #0075d45c
 def load_split(root, split:str='test', size:int=IMAGE_SIZE):
@@ -60,8 +56,7 @@ class LiveFigure:
         if on_colab(): colab_widgets()                 # Colab draws ipywidgets 8 only through its custom widget manager
 
     def png(self, full:bool=False) -> bytes:
-        """The figure as PNG bytes: the `dynamic` artists over the cached background (redrawn first if `full` or not
-        cached)."""
+        "The figure as PNG: the `dynamic` artists over the cached background, redrawn first if `full` or not cached."
         canvas = self.fig.canvas
         if full or self.background is None:
             canvas.draw()
@@ -70,8 +65,7 @@ class LiveFigure:
         for artist in self.dynamic: self.fig.draw_artist(artist)
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]                    # (H, W, 3) uint8
         buf = io.BytesIO()
-        # a fast zlib level: the PNG never leaves the machine
-        Image.fromarray(rgb).save(buf, format='png', compress_level=1)
+        Image.fromarray(rgb).save(buf, format='png', compress_level=1)     # a fast zlib level: the PNG stays local
         return buf.getvalue()
 
     def refresh(self, full:bool=False): self.image.value = self.png(full)
@@ -83,8 +77,7 @@ class LiveFigure:
 
 # %% ../nbs/40_explorer.ipynb #5f84c0db
 def layer_features(model, x, layer:str):
-    """The output `(n, c, h, w)` of block `layer` of `model.features` for normalised images `x`, with the model in eval
-    mode."""
+    "The output `(n, c, h, w)` of block `layer` of `model.features` for normalised images `x`, the model in eval mode."
     try: block = model.features.get_submodule(layer)
     except AttributeError:
         names = [n for n, _ in model.features.named_children()]
@@ -129,8 +122,7 @@ def _spatial(t, shape):
 
 def _limits(a, low=None, high=None):
     "Colour limits for `a`: the given ones, else its range (never empty)."
-    lo = float(a.min()) if low is None else low
-    hi = float(a.max()) if high is None else high
+    lo, hi = float(a.min()) if low is None else low, float(a.max()) if high is None else high
     return lo, max(hi, lo + 1e-6)
 
 def _fused_titles(row):
@@ -156,7 +148,7 @@ def _check_control(name, control, value):
     raise _range_error(name, control, value)
 
 # %% ../nbs/40_explorer.ipynb #ff7b2a71
-class _Slider(widgets.FloatSlider):
+class FiniteSlider(widgets.FloatSlider):
     "A `FloatSlider` for the control `name` that refuses NaN and infinities: the stock one keeps NaN, and redraws fail."
     def __init__(self, name, value, **kwargs):
         self.name = name                                              # before the value is validated
@@ -164,13 +156,12 @@ class _Slider(widgets.FloatSlider):
 
     @validate('value')
     def _validate_value(self, proposal):
-        value = proposal['value']
-        if math.isfinite(value): return super()._validate_value(proposal)   # clamped into [min, max], as by any slider
-        raise _range_error(self.name, self, value)
+        if math.isfinite(proposal['value']): return super()._validate_value(proposal)   # clamped, as by any slider
+        raise _range_error(self.name, self, proposal['value'])
 
-class _Explorer:
-    """Named `controls`, moved by a reader or by `set`; every move calls `update`, which redraws the `LiveFigure` in
-    place."""
+class Explorer:
+    """The base of every explorer: named `controls`, moved by a reader or by `set`; every move calls the subclass's
+    `update`, which redraws in place the `LiveFigure` that `_start` made."""
     def _start(self, fig, layout, alt, dynamic):
         self.live = LiveFigure(fig, layout, alt, dynamic)
         for control in self.controls.values(): control.observe(self.update, names='value')
@@ -191,7 +182,7 @@ class _Explorer:
     def _repr_mimebundle_(self, **kwargs): return self.live._repr_mimebundle_(**kwargs)
 
 # %% ../nbs/40_explorer.ipynb #b154bae2
-class DFMExplorer(_Explorer):
+class DFMExplorer(Explorer):
     "Sliders for α, β, λ, μ, ν, θ and the Table 1 row over DFM's maps of one image's feature map at one layer."
     MAPS = ('F_in', 'A_P', 'P_M', 'M', 'P_M_hat', 'first', 'second', 'E_module', 'E_out')
 
@@ -205,27 +196,20 @@ class DFMExplorer(_Explorer):
             raise ValueError(f"layer {layer!r} is not one of the features' layers {list(features)}")
         self.features, self.images = features, images
         params = {k: getattr(DFM.from_ablation(row, **params), k) for k in PARAMS}   # defaults, and bad values refused
-        self.controls = dict(
+        rows = widgets.ToggleButtons(options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row,
+                                     style={'button_width': 'auto'})
+        self.controls = c = dict(
             image=widgets.IntSlider(0, min=0, max=len(images) - 1, description='image'),
-            layer=widgets.Dropdown(options=list(features), value=layer, description='layer'),
-            row=widgets.ToggleButtons(
-                options=[(ROW_LABELS[r], r) for r in ABLATIONS], value=row, style={'button_width': 'auto'}
-            ),
-            **{
-                k: _Slider(k, params[k], min=lo, max=hi, step=step, description=sym, tooltip=what, readout_format='.2f')
-                for k, (sym, lo, hi, step, what) in PARAMS.items()
-            },
-        )
-        c = self.controls
-        sliders = widgets.HBox(
-            [widgets.VBox([c[k] for k in ('alpha', 'beta', 'lam')]),
-             widgets.VBox([c[k] for k in ('mu', 'nu', 'theta')]), widgets.VBox([c['image'], c['layer']])]
-        )
+            layer=widgets.Dropdown(options=list(features), value=layer, description='layer'), row=rows,
+            **{k: FiniteSlider(k, params[k], min=lo, max=hi, step=step, description=sym, tooltip=what,
+                               readout_format='.2f') for k, (sym, lo, hi, step, what) in PARAMS.items()})
+        sliders = widgets.HBox([widgets.VBox([c[k] for k in ('alpha', 'beta', 'lam')]),
+                                widgets.VBox([c[k] for k in ('mu', 'nu', 'theta')]),
+                                widgets.VBox([c['image'], c['layer']])])
         self.layer = None                                    # the layer the cached background was drawn for
         fig = self._build()
-        dynamic = [self.picture, *self.artists.values(),
-                   *(a.axes.title for a in (self.picture, *self.artists.values())), self.kept, self.dropped, self.cut,
-                   self.bars.title]
+        shown = [self.picture, *self.artists.values()]
+        dynamic = [*shown, *(a.axes.title for a in shown), self.kept, self.dropped, self.cut, self.bars.title]
         self._start(fig, widgets.VBox([c['row'], sliders]),
                     'DFM explorer: run the notebook in JupyterLab to move the sliders', dynamic)
 
@@ -240,7 +224,7 @@ def _build(self:DFMExplorer):
     for ax in axes: ax.set_axis_off()                    # no ticks or spines to lay out on every draw
     self.picture = axes[0].imshow(np.zeros((2, 2, 3)))
     self.artists = {k: ax.imshow(np.zeros((2, 2)), cmap='viridis') for k, ax in zip(self.MAPS, axes[1:])}
-    bars = fig.add_subplot(grid[1, :2])
+    self.bars = bars = fig.add_subplot(grid[1, :2])
     self.kept = bars.stairs([0], [0, 1], fill=True, color='tab:blue', label='kept ($C_M$ = 1)')
     self.dropped = bars.stairs([0], [0, 1], fill=True, color='lightgray', label='dropped ($C_M$ = 0)')
     self.cut = bars.axhline(0, color='tab:red', lw=1, label='α')
@@ -249,7 +233,6 @@ def _build(self:DFMExplorer):
     bars.set_ylabel('$A_C$ / max', fontsize=8)
     bars.tick_params(labelsize=7)
     bars.legend(fontsize=7, loc='upper right')
-    self.bars = bars
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.94, wspace=0.1, hspace=0.3)
     return fig
 
@@ -273,8 +256,7 @@ def _show(self:DFMExplorer, key, t, title, shape, low=None, high=None):
     im = self.artists[key]
     im.set_visible(t is not None)
     if t is not None:
-        a = _spatial(t, shape)
-        im.set_data(a)
+        im.set_data(a := _spatial(t, shape))
         im.set_clim(*_limits(a, low, high))
     # a fixed y skips matplotlib's title placement
     im.axes.set_title(title if t is not None else f'{title}: not in this row', fontsize=8, y=1)
@@ -315,148 +297,3 @@ def _draw_channels(self:DFMExplorer, m, v, c):
     self.cut.set_ydata([v['alpha']] * 2)
     self.bars.set_xlim(0, c)
     self.bars.set_title(f'$A_C$ = GAP($F_{{in}}$): {int((~keep).sum())} of {c} channels dropped', fontsize=8, y=1)
-
-# %% ../nbs/40_explorer.ipynb #e0f15591
-def model_cams(models:dict, images, labels) -> dict:
-    "`{name: CAMs (n, h, w)}` of each model for the ground-truth `labels`, at the images' size."
-    labels = torch.as_tensor(labels)
-    # each with its backbone's statistics
-    return {name: model.eval().cams(model_inputs(model, images), labels)[1]
-            for name, model in models.items()}
-
-# %% ../nbs/40_explorer.ipynb #50d5e15e
-def _shade(region, alpha=0.55):
-    "An RGBA layer `(h, w, 4)` that dims everything outside `region` `(h, w)` bool."
-    rgba = np.zeros((*region.shape, 4))
-    rgba[..., 3] = np.where(region, 0.0, alpha)
-    return rgba
-
-# %% ../nbs/40_explorer.ipynb #eb1b929e
-class CAMExplorer(_Explorer):
-    """A CAM threshold slider over several models' CAMs of the same images: overlay, region above t, its box against the
-    ground truth, IoU."""
-    def __init__(self, cams:dict, images, gt_boxes,
-                 threshold:float=PAPER_CAM_THRESHOLD, # where the slider starts (the paper's protocol)
-                 thresholds=None,                  # the grid of the IoU and accuracy curves; default 0, 0.01, ..., 0.99
-                 iou:float=0.5):                      # the IoU a box needs to count as correct
-        if not cams: raise ValueError("cams must map at least one method name to (n, h, w) CAMs")
-        self.cams = {k: check_maps(v, f'cams[{k!r}]') for k, v in cams.items()}
-        shapes = {k: v.shape for k, v in self.cams.items()}
-        if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 3:
-            raise ValueError(f"cams must be (n, h, w) batches of one shape, got {shapes}")
-        n, h, w = next(iter(shapes.values()))
-        if tuple(images.shape) != (n, 3, h, w):
-            raise ValueError(f"images must be (n, 3, h, w) = {(n, 3, h, w)} like the cams, got {tuple(images.shape)}")
-        self.thresholds = check_thresholds(np.arange(100) / 100 if thresholds is None else thresholds)
-        check_range('threshold', threshold, 0, self.thresholds[-1])
-        check_range('iou', iou, 0, 1, low_open=True)
-        self.images, self.iou = images, iou
-        self.gt, self.offsets = stack_boxes(gt_boxes, n)
-        # IoU of the largest region's box at every threshold, per image: (n, T) for each method
-        self.curves = {k: box_ious(v, self.thresholds, gt_boxes, single=True)[1] for k, v in self.cams.items()}
-        self.controls = dict(
-            image=widgets.IntSlider(0, min=0, max=n - 1, description='image'),
-            threshold=_Slider('threshold', threshold, min=0, max=float(self.thresholds[-1]), step=0.01,
-                              description='threshold t', readout_format='.2f', style={'description_width': 'initial'}),
-        )
-        fig = self._build()
-        dynamic = [
-            a
-            for p in self.panels.values()
-            for a in (p['picture'], p['cam'], p['shade'], *p['truth'], p['pred'], p['ax'].title, p['curve'])
-        ]
-        self._start(fig, widgets.HBox(list(self.controls.values())),
-                    'CAM explorer: run the notebook in JupyterLab to move the threshold',
-                    dynamic + [self.per_image.title, *self.cursors])
-
-# %% ../nbs/40_explorer.ipynb #camxbuild
-@patch
-def _build(self:CAMExplorer):
-    "The figure, built once: per method an image, a CAM, a shade, two boxes; below, the two curve panels."
-    k = len(self.cams)
-    fig = Figure(figsize=(max(3.2 * k, 8), 6.4), dpi=80)
-    grid = fig.add_gridspec(2, 2 * k, height_ratios=(1.25, 1))
-    self.panels = {}
-    for j, name in enumerate(self.cams):
-        ax = fig.add_subplot(grid[0, 2 * j:2 * j + 2])
-        ax.set_axis_off()
-        blank = np.zeros(self.cams[name].shape[1:])
-        self.panels[name] = dict(
-            picture=ax.imshow(np.zeros((*blank.shape, 3))),
-            cam=ax.imshow(blank, cmap='jet', alpha=0.45, vmin=0, vmax=1),
-            shade=ax.imshow(_shade(blank > 0)),
-            truth=[ax.add_patch(_rectangle('lime')) for _ in range(int(np.diff(self.offsets).max()))],
-            pred=ax.add_patch(_rectangle('red')),
-            ax=ax,
-        )
-    self._build_curves(fig, grid, k)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.09, top=0.95, wspace=0.5, hspace=0.2)
-    return fig
-
-# %% ../nbs/40_explorer.ipynb #camxcurves
-@patch
-def _build_curves(self:CAMExplorer, fig, grid, k):
-    "The two curve panels under the `k` image panels of `fig`: this image's IoU at every t, and the box accuracy."
-    # six colours, repeated from the seventh model on
-    colours = dict(zip(self.cams, itertools.cycle(('tab:blue', 'tab:orange', 'tab:green', 'tab:red', 'tab:purple',
-                                                   'tab:brown'))))
-    per_image, dataset = fig.add_subplot(grid[1, :k]), fig.add_subplot(grid[1, k:])
-    for name, curve in self.curves.items():
-        self.panels[name]['curve'] = per_image.plot(self.thresholds, curve[0], color=colours[name], label=name)[0]
-        acc = 100 * (curve >= self.iou).mean(0)
-        best = int(np.argmax(acc))
-        dataset.plot(self.thresholds, acc, color=colours[name],
-                     label=f'{name}: best t = {self.thresholds[best]:.2f} ({acc[best]:.0f} %)')
-    per_image.axhline(self.iou, color='gray', lw=0.8, ls=':')
-    per_image.set(xlabel='CAM threshold t', ylabel='IoU, largest region', ylim=(0, 1))
-    top = max(100 * (c >= self.iou).mean(0).max() for c in self.curves.values())
-    dataset.set(
-        xlabel='CAM threshold t', ylabel=f'box accuracy, IoU ≥ {self.iou} (%)', ylim=(0, min(100, 1.3 * top + 5))
-    )
-    dataset.set_title('the test set', fontsize=9, y=1)
-    for ax in (per_image, dataset):
-        ax.axvline(PAPER_CAM_THRESHOLD, color='gray', lw=0.8, ls='--')
-        ax.legend(fontsize=7, loc='upper right')
-        ax.tick_params(labelsize=7)
-    self.cursors = [ax.axvline(0, color='black', lw=1) for ax in (per_image, dataset)]
-    self.per_image = per_image
-
-# %% ../nbs/40_explorer.ipynb #camxupdate
-@patch
-def gt_boxes(self:CAMExplorer, index): return self.gt[self.offsets[index]:self.offsets[index + 1]]
-
-@patch
-def localize(self:CAMExplorer, name:str, index:int, threshold:float):
-    """The region of `cams[name][index]` kept at `threshold` `(h, w)` bool, the box `(4,)` of its largest contour
-    (the paper's protocol, `cam_region`), and the box's best IoU."""
-    region, box = cam_region(self.cams[name][index], threshold)
-    return region, box, float(box_iou(box[None], self.gt_boxes(index)).max())
-
-@patch
-def update(self:CAMExplorer, change=None):   # noqa: F811 (patched onto another class than DFMExplorer's update)
-    "Redraw every panel for the current image and threshold; returns `{method: (box, IoU)}`."
-    v = self.values()
-    i, t = v['image'], v['threshold']
-    picture, gt, found = to_image(self.images[i]).numpy(), self.gt_boxes(i), {}
-    for name, p in self.panels.items():
-        region, box, iou = self.localize(name, i, t)
-        found[name] = box, iou
-        p['picture'].set_data(picture)
-        p['cam'].set_data(self.cams[name][i])
-        p['shade'].set_data(_shade(region))                      # the very pixels the red box is drawn around
-        _place(p['pred'], box)
-        for r, g in zip(p['truth'], [*gt, *[None] * len(p['truth'])]): _place(r, g)
-        p['ax'].set_title(f"{name}: IoU {iou:.2f}" + (' ✓' if iou >= self.iou else ''), fontsize=9, y=1)
-        p['curve'].set_ydata(self.curves[name][i])
-    self.per_image.set_title(f'image {i}: IoU of the box at every t', fontsize=9, y=1)
-    for line in self.cursors: line.set_xdata([t, t])
-    self.live.refresh()
-    return found
-
-# %% ../nbs/40_explorer.ipynb #19b1ede4
-def _rectangle(colour): return Rectangle((0, 0), 0, 0, fill=False, edgecolor=colour, lw=1.8)
-
-def _place(rect, box):
-    "Move `rect` onto `box` (x0, y0, x1, y1), or hide it when `box` is None."
-    rect.set_visible(box is not None)
-    if box is not None: rect.set_bounds(*box_bounds(box))

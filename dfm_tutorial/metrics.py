@@ -6,14 +6,14 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['WSOL_THRESHOLDS', 'WSOL_IOU_THRESHOLDS', 'LOC_IOU_THRESHOLD', 'PAPER_CAM_THRESHOLD', 'BoxEvaluator',
-           'best_cam_thresholds', 'MaskEvaluator', 'box_scores', 'bootstrap_weights', 'seed_draws', 'paired_bootstrap',
-           'save_records', 'load_records', 'center_gaussian_maps']
+           'best_cam_thresholds', 'MaskEvaluator', 'center_gaussian_maps']
 
 # %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
 from fastcore.basics import patch
 from .core import check_range, check_choice
-from .boxes import CAM_CURVE_INTERVAL, as_numpy, box_ious, check_maps, check_thresholds
+from .boxes import CAM_CURVE_INTERVAL, as_numpy, check_maps, check_thresholds
+from .batch_boxes import box_ious
 
 # %% ../nbs/08_metrics.ipynb #56fb6c23
 WSOL_THRESHOLDS = np.arange(0, 1, CAM_CURVE_INTERVAL)   # wsolevaluation's default: cam_curve_interval = 0.001
@@ -265,71 +265,6 @@ def curve(self:MaskEvaluator):
     if (tp + fp == 0).all(): raise ValueError("no pixel accumulated at all")
     with np.errstate(invalid='ignore', divide='ignore'): precision = tp / (tp + fp)
     return precision, tp / self.hist_pos.sum(), (tp + fp) != 0
-
-# %% ../nbs/08_metrics.ipynb #boot01cd
-def box_scores(records, weights=None, metrics=None):
-    "MaxBoxAccV2, GT-known / Top-1 Loc (%) from `per_image_records()`, once or under bootstrap `weights` `(B, N)`."
-    hits, located = records['hits'], records['located']                     # (D, N, T), (N,)
-    w = np.ones((1, hits.shape[1]), np.float32) if weights is None else np.asarray(weights, np.float32)
-    if w.ndim != 2 or w.shape[1] != hits.shape[1]:
-        raise ValueError(f"weights must be (B, {hits.shape[1]}) for {hits.shape[1]} images, got shape {w.shape}")
-    total = w.sum(1)                                                          # (B,)
-    out = {'gt_known_loc': 100 * (w @ located) / total}
-    if metrics is None or 'max_box_acc_v2' in metrics:                       # the costly part: skipped when not asked
-        box_acc = np.stack([w @ h.astype(np.float32) for h in hits]) / total[None, :, None]  # BoxAcc_b(δ, t): (D, B, T)
-        out['max_box_acc_v2'] = 100 * box_acc.max(2).mean(0)
-    if 'top1' in records:
-        out['top1_loc'] = 100 * (w @ (located & records['top1'])) / total
-        out['top1_cls'] = 100 * (w @ records['top1']) / total
-    return out if weights is not None else {k: float(v[0]) for k, v in out.items()}
-
-def bootstrap_weights(n_images, n_boot=1000, seed=0):
-    "How often each of `n_images` images appears in each of `n_boot` resamples with replacement: `(n_boot, n_images)`."
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=n_boot).astype(np.float32)
-
-def seed_draws(n_seeds, n_boot=1000, seed=0):
-    "Which seeds each of `n_boot` draws takes, with replacement: `(n_boot, n_seeds)` indices (all 0 for one seed)."
-    return np.random.default_rng([seed, 1]).integers(0, n_seeds, (n_boot, n_seeds))
-
-# %% ../nbs/08_metrics.ipynb #f109edfd
-def paired_bootstrap(runs_a, runs_b, metric='max_box_acc_v2', n_boot=1000, level=0.95, seed=0):
-    """Mean over seeds of `runs_b` minus `runs_a` (per-image records on the same test images, `runs_a[s]` and
-    `runs_b[s]` trained with seed `s`), with a bootstrap interval that resamples seeds, then test images."""
-    runs_a, runs_b = list(runs_a), list(runs_b)
-    if not runs_a or not runs_b: raise ValueError("paired_bootstrap needs at least one run on each side")
-    if len(runs_a) != len(runs_b):
-        raise ValueError(f"paired_bootstrap pairs runs by seed: give the same seeds on both sides, got "
-                         f"{len(runs_a)} and {len(runs_b)} runs")
-    sizes = {r['hits'].shape[1] for r in runs_a + runs_b}
-    if len(sizes) != 1:
-        raise ValueError(f"paired runs must be scored on the same test images, got sizes {sorted(sizes)}")
-    check_range('level', level, 0, 1, low_open=True, high_open=True)
-    w = bootstrap_weights(sizes.pop(), n_boot, seed)                          # one image draw for every run: paired
-    scores = lambda runs, weights=None: np.stack([box_scores(r, weights, (metric,))[metric] for r in runs])
-    d = scores(runs_b, w) - scores(runs_a, w)                                 # (S, B): each seed's difference, per draw
-    picks = seed_draws(len(runs_a), n_boot, seed).T                           # (S, B): the seeds each draw takes
-    diffs = np.take_along_axis(d, picks, 0).mean(0)                           # (B,)
-    low, high = np.percentile(diffs, [50 * (1 - level), 50 * (1 + level)])
-    per_seed = scores(runs_b) - scores(runs_a)                                # (S,) on the whole test set
-    return dict(diff=float(per_seed.mean()), low=float(low), high=float(high), level=level,
-                per_seed=[float(v) for v in per_seed], n_images=int(w.shape[1]), n_seeds=len(runs_a), n_boot=n_boot)
-
-# %% ../nbs/08_metrics.ipynb #recio1cd
-def save_records(path, records):
-    "Write `per_image_records()` to `path` (`.npz`), hits packed to bits: 1,000 thresholds × 3 IoUs, ~0.4 KB an image."
-    hits = records['hits']
-    extra = {k: records[k] for k in ('located', 'top1') if k in records}
-    np.savez_compressed(path, hits=np.packbits(hits, axis=-1), n_thresholds=hits.shape[-1], ious=records['ious'],
-                        **extra)
-    return path
-
-def load_records(path):
-    "Per-image records written by `save_records`, as `per_image_records()` returns them."
-    with np.load(path) as f:
-        out = {k: f[k] for k in f.files if k not in ('hits', 'n_thresholds')}
-        out['hits'] = np.unpackbits(f['hits'], axis=-1, count=int(f['n_thresholds'])).astype(bool)
-    return out
 
 # %% ../nbs/08_metrics.ipynb #ref01cd
 def center_gaussian_maps(n, size, sigma=0.25):

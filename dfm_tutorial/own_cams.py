@@ -1,4 +1,4 @@
-"""wsolevaluation's metadata folders read into `WSOLMetadata` and written back, and a folder of its `.npy` score maps scored by our evaluator, streaming: `dfm-tutorial evaluate-cams`.
+"""wsolevaluation's metadata folders read into `WSOLMetadata` and written back, and its `.npy` score maps and masks read as its evaluation reads them.
 
 Docs: https://dfm-tutorial.github.io/dfm-tutorial/own_cams.html.md"""
 
@@ -6,22 +6,18 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/own_cams.html.md"""
 
 # %% auto #0
 __all__ = ['WSOL_FILES', 'MAX_MAP_SIDE', 'read_wsol_metadata', 'image_sizes', 'write_wsol_metadata', 'write_wsol_splits',
-           'score_map_path', 'normalize_score_map', 'read_npy_map', 'load_score_map', 'load_wsol_mask',
-           'score_cam_folder', 'EvaluateCams']
+           'score_map_path', 'normalize_score_map', 'read_npy_map', 'load_score_map', 'load_wsol_mask']
 
 # %% ../nbs/18_own_cams.ipynb #ef76213f
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import WSOL_SIZE, check_range, progress_bar, write_text_atomic
+from .core import WSOL_SIZE, write_text_atomic
 import torch
-from .boxes import CAM_CURVE_INTERVAL, require_cv2
+from .boxes import require_cv2
 from .cam import normalize_cams
-from .data import (SPLITS, MetadataError, WSOLMetadata, check_boxes_fit, gather_boxes, split_indices,
-                               text_lines)
-from .metrics import LOC_IOU_THRESHOLD, WSOL_IOU_THRESHOLDS, WSOL_THRESHOLDS, BoxEvaluator, MaskEvaluator
+from .metadata import SPLITS, MetadataError, WSOLMetadata, split_indices, text_lines
 
 # %% ../nbs/18_own_cams.ipynb #8c5ec8d7
 WSOL_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt', 'localization.txt')   # one split folder
@@ -230,104 +226,3 @@ def load_wsol_mask(mask_dir, mask_paths, ignore_path, size=WSOL_SIZE):
     fg = np.any([_mask_png(Path(mask_dir) / p, size) for p in mask_paths], axis=0)
     ignore = _mask_png(Path(mask_dir) / ignore_path, size) & ~fg if ignore_path else np.zeros_like(fg)
     return fg, ignore
-
-# %% ../nbs/18_own_cams.ipynb #9c54c4ca
-def _check_localized(meta, indices, mask_dir):
-    "Raise unless every image to score has what its metric needs: a box (box data) or masks and `mask_dir` (mask data)."
-    if meta.masks is None:
-        empty = indices[np.diff(meta.offsets)[indices] == 0]
-        if len(empty):
-            raise ValueError(f"{len(empty)} images have no box in the localization file, e.g. {meta.where(empty[0])}")
-        return
-    if mask_dir is None:
-        raise ValueError("the metadata lists masks (OpenImages): pass the folder they are relative to (--masks)")
-    empty = [i for i in indices if meta.masks[i] is None]
-    if empty:
-        raise ValueError(f"{len(empty)} images have no mask in the localization file, e.g. {meta.where(empty[0])}")
-
-def _check_maps_exist(cams, ids):
-    "Raise one `FileNotFoundError` that counts the missing score maps and names the first few."
-    missing = [p for p in (score_map_path(cams, i) for i in ids) if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} of {len(ids)} score maps are missing from {cams}, e.g. "
-                                + ', '.join(str(p) for p in missing[:3])
-                                + " (wsolevaluation names them <image id>.npy)")
-
-def _box_sizes(meta, indices):
-    "Sizes `(n, 2)` of images `indices`, each box checked to lie inside its image (`check_boxes_fit`, `BOX_SLACK`)."
-    sizes = image_sizes(meta, indices)
-    try: check_boxes_fit(meta, indices, sizes)
-    except MetadataError as e:
-        source = Path(meta.root) / 'image_sizes.txt' if meta.sizes is not None else 'the image file'
-        raise MetadataError(f"{Path(meta.root) / 'localization.txt'}: {e}; its size is from {source}") from None
-    return sizes
-
-# %% ../nbs/18_own_cams.ipynb #f772f1ad
-def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_THRESHOLDS,
-                     iou_thresholds=WSOL_IOU_THRESHOLDS, indices=None, batch_size=64, workers=4, progress=True):
-    """Score a folder of saved score maps (`<cams>/<image id>.npy`) against `meta`, `batch_size` maps at a time:
-    MaxBoxAccV2, MaxBoxAcc and the best thresholds where `meta` has boxes, PxAP where it lists masks (in `mask_dir`)."""
-    cams = Path(cams)
-    if not cams.is_dir(): raise FileNotFoundError(f"score map folder {cams} does not exist")
-    idx = np.arange(len(meta)) if indices is None else np.asarray(indices, np.int64)
-    check_range('batch_size', batch_size, 1)
-    _check_localized(meta, idx, mask_dir)
-    boxes = meta.masks is None
-    sizes = _box_sizes(meta, idx) if boxes else None
-    ids = [meta.paths[i] for i in idx]
-    _check_maps_exist(cams, ids)
-    ev = BoxEvaluator(cam_thresholds, iou_thresholds) if boxes else MaskEvaluator(cam_thresholds)
-    gt = gather_boxes(meta, idx, sizes, WSOL_SIZE, truncate=True) if boxes else None   # (n, k, 4) at 224²
-    bar = progress_bar(total=len(idx), desc='score maps', unit='map', disable=not progress)
-    with ThreadPoolExecutor(workers) as pool:                             # reading .npy files is I/O: overlap it
-        for start in range(0, len(idx), batch_size):
-            chunk = range(start, min(start + batch_size, len(idx)))
-            maps = np.stack(list(pool.map(lambda j: load_score_map(score_map_path(cams, ids[j])), chunk)))
-            if boxes: ev.accumulate(maps, gt[start:chunk.stop])
-            else:
-                fg, ignore = zip(*pool.map(lambda j: load_wsol_mask(mask_dir, *meta.masks[idx[j]]), chunk))
-                ev.accumulate(maps, np.stack(fg), np.stack(ignore))
-            bar.update(len(chunk))
-    bar.close()
-    result = ev.compute()
-    return {'n_images': len(idx), **result}
-
-# %% ../nbs/18_own_cams.ipynb #74900cab
-def _print_scores(res):
-    "The numbers wsolevaluation's evaluate.py prints, one line each, with the threshold that gave them."
-    if 'pxap' in res:
-        print(f"PxAP {res['pxap']:.2f}  ({res['n_pixels']:,} pixels of {res['n_images']} images)")
-        return
-    per = ', '.join(f"IoU {d}: {v:.2f} at t = {res['best_cam_threshold_v2'][d]:.3f}"
-                    for d, v in res['max_box_acc_v2_per_iou'].items())
-    print(f"MaxBoxAccV2 {res['max_box_acc_v2']:.2f}  ({per}; {res['n_images']} images)")
-    print(f"MaxBoxAcc   {res['max_box_acc']:.2f}  (IoU {LOC_IOU_THRESHOLD}, largest contour, "
-          f"at t = {res['best_cam_threshold_v1']:.3f})")
-
-class EvaluateCams:
-    "`dfm-tutorial evaluate-cams`: wsolevaluation score maps scored against its metadata (an entry point of `cli`)."
-    help = "score a folder of .npy score maps against a wsolevaluation metadata folder (MaxBoxAccV2, PxAP)"
-
-    @staticmethod
-    def add_arguments(p):
-        p.add_argument('--metadata', required=True, help='a wsolevaluation split folder, e.g. metadata/CUB/test')
-        p.add_argument('--cams', required=True, help='the score maps, <cams>/<image id>.npy (as wsolevaluation saves)')
-        p.add_argument('--masks', help='the folder the mask paths are relative to (OpenImages: dataset/OpenImages)')
-        p.add_argument('--images', help='the folder the image ids are relative to (read if image_sizes.txt is missing)')
-        p.add_argument('--interval', type=float, default=CAM_CURVE_INTERVAL,
-                       help=f'CAM threshold step (cam_curve_interval; {CAM_CURVE_INTERVAL})')
-        p.add_argument('--iou', type=int, nargs='+', default=list(WSOL_IOU_THRESHOLDS),
-                       help=f"IoU thresholds in percent ({' '.join(map(str, WSOL_IOU_THRESHOLDS))})")
-        p.add_argument('--batch-size', type=int, default=64, help='maps read and scored at a time (default 64)')
-        p.add_argument('--json', action='store_true', help='print every number and the protocol as JSON')
-        p.add_argument('--no-progress', action='store_true', help='no progress bar')
-
-    @staticmethod
-    def run(args):
-        check_range('interval', args.interval, 0, 1, low_open=True, high_open=True)
-        meta = read_wsol_metadata(args.metadata, args.images)
-        res = score_cam_folder(meta, args.cams, args.masks, np.arange(0, 1, args.interval), args.iou,
-                               batch_size=args.batch_size, progress=not args.no_progress)
-        if args.json: print(json.dumps(res, indent=1))
-        else: _print_scores(res)
-        return res

@@ -1,4 +1,4 @@
-"""The toy CNN trained once on the toy shapes (lesson 09), then fine-tuned on the birds the way the paper fine-tunes an ImageNet backbone: `weights = "toy-pretrained"`, built on first use and cached by its recipe.
+"""The toy CNN trained once on the toy shapes (lesson 09a), then fine-tuned on the birds the way the paper fine-tunes an ImageNet backbone: `weights = "toy-pretrained"`, built on first use and cached by its recipe.
 
 Docs: https://dfm-tutorial.github.io/dfm-tutorial/pretrain.html.md"""
 
@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 from .cli import CONFIGS, read_config
 from .core import FolderLock
-from .data import identity_hash
+from .cache import identity_hash
 from .experiments import smoke_mode
-from .toy import make_shapes_dataset
-from .train import (NAMED_WEIGHTS, TrainConfig, finished_result, load_checkpoint, run_folder_of,
-                                save_atomic, train)
+from .shapes import make_shapes_dataset
+from .config import NAMED_WEIGHTS, TrainConfig
+from .runs import finished_result, load_checkpoint, run_folder_of, save_atomic
+from .train import train
 
 # %% ../nbs/17a_pretrain.ipynb #d924c8eb
 RECIPE, SMOKE_RECIPE = 'toy_pretrain', 'toy_pretrain_smoke'

@@ -14,7 +14,8 @@ from .experiments import SMOKE_TRAIN
 # keep five
 SMOKE_OVERRIDES = dict(SMOKE_TRAIN, weights='', workers=0, amp='none', device='cpu', val_per_class=1)
 SMOKE_ROWS = (('resnet50', 'dfm'), ('resnet101', 'cam'), ('vgg16', 'acol'),   # every backbone, every method
-              ('mobilenetv1', 'has'), ('mobilenetv1', 'adl'))
+              ('mobilenetv1', 'has'), ('mobilenetv1', 'adl'), ('mobilenetv1', 'cutmix'), ('resnet50', 'spg'),
+              ('inceptionv3', 'cam'))
 
 # %% ../nbs/30_cub.ipynb #foldrs30
 import os
@@ -47,7 +48,8 @@ def drop_checkpoints(runs):
     return freed
 
 # %% ../nbs/30_cub.ipynb #2e720905
-from .models import BACKBONES as ALL_BACKBONES, METHODS
+from .backbones import BACKBONES as ALL_BACKBONES
+from .models import METHODS
 
 # The paper's tables, in one place (lesson 21 compares its ablations with Tables 1 and 2)
 PAPER_TABLE2 = {(0.9, 0.9): 48.77, (0.9, 0.5): 52.13, (0.9, 0.4): 53.06, (0.9, 0.1): 49.11,   # (mu, nu): Top-1 Loc,

@@ -6,10 +6,8 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/toy.html.md"""
 
 # %% auto #0
 __all__ = ['CUB_FILES', 'HEAD_COLOURS', 'IMAGE_SIZE', 'MIN_IMAGE_SIZE', 'BIRD_SCALE', 'HEAD_SCALE', 'TRAIN_PER_CLASS',
-           'TEST_PER_CLASS', 'SEGMENTATIONS', 'TOY_STYLE', 'SHAPES', 'TEXTURES', 'SHAPE_COLOURS', 'SHAPE_SCALE',
-           'PRETRAIN_CLASSES', 'PRETRAIN_TRAIN', 'PRETRAIN_TEST', 'write_cub_metadata', 'draw_background',
-           'draw_toy_birds', 'segmentation_path', 'staging_folder', 'make_toy_dataset', 'fresh_birds',
-           'save_toy_samples', 'shape_classes', 'shape_class_name', 'hue_rgb', 'draw_toy_shapes', 'make_shapes_dataset']
+           'TEST_PER_CLASS', 'SEGMENTATIONS', 'TOY_STYLE', 'write_cub_metadata', 'draw_background', 'draw_toy_birds',
+           'segmentation_path', 'staging_folder', 'make_toy_dataset', 'fresh_birds', 'save_toy_samples']
 
 # %% ../nbs/09_toy.ipynb #2cb76cef
 import json, os, shutil
@@ -278,86 +276,3 @@ def save_toy_samples(root, path, n=16, ncols=8):
     fig.savefig(path, dpi=80, bbox_inches='tight')
     plt.close(fig)
     return path
-
-# %% ../nbs/09_toy.ipynb #f47df472
-SHAPES = ('disc', 'square', 'triangle', 'diamond', 'ring')
-TEXTURES = ('plain', 'checks', 'coarse-checks', 'dots', 'grid', 'rings', 'gradient', 'speckle')
-SHAPE_COLOURS = 12                    # hues evenly around the colour wheel
-SHAPE_SCALE = (0.2, 0.34)             # object radius, fraction of the side: objects fill much of the image, as birds do
-
-def shape_classes(num_classes, seed=0):
-    "`num_classes` distinct (shape, colour, texture) index triples `(k, 3)`, drawn from all 480 by `seed`."
-    combos = np.stack(np.meshgrid(range(len(SHAPES)), range(SHAPE_COLOURS), range(len(TEXTURES)), indexing='ij'), -1)
-    combos = combos.reshape(-1, 3)
-    if not 1 <= num_classes <= len(combos): raise ValueError(f"num_classes must be 1..{len(combos)}, got {num_classes}")
-    return combos[np.random.default_rng(seed).permutation(len(combos))[:num_classes]]
-
-def shape_class_name(triple):
-    "'ring-hue7-dots': a class's folder name."
-    s, c, t = (int(v) for v in triple)
-    return f"{SHAPES[s]}-hue{c}-{TEXTURES[t]}"
-
-def hue_rgb(hue):
-    "RGB `(n, 3)` in [0, 1] of colour-wheel positions `hue` `(n,)` in [0, 1) (saturation .75, value .85)."
-    k = (np.asarray(hue, np.float32)[:, None] * 6 + np.array([5, 3, 1], np.float32)) % 6      # HSV → RGB, vectorised
-    return .85 - .85 * .75 * np.clip(np.minimum(k, 4 - k), 0, 1)
-
-# %% ../nbs/09_toy.ipynb #40be4307
-def _shape_masks(kind, dx, dy, r):
-    "Boolean masks `(n, h, w)` of shapes `kind` `(n,)` of radius `r` in object coordinates `dx, dy` `(n, h, w)`."
-    d, rr = np.hypot(dx, dy), r[:, None, None]
-    tri = np.stack([dx * np.cos(a) + dy * np.sin(a) for a in (np.pi / 2, 7 * np.pi / 6, 11 * np.pi / 6)]).max(0)
-    masks = np.stack([d <= rr, np.maximum(abs(dx), abs(dy)) <= .8 * rr, tri <= .55 * rr,
-                      abs(dx) + abs(dy) / .75 <= rr, (d <= rr) & (d >= .55 * rr)])          # (5, n, h, w)
-    return np.take_along_axis(masks, np.asarray(kind)[None, :, None, None], 0)[0]
-
-def _textures(kind, dx, dy, r, rng):
-    "Shade factors `(n, h, w)` in [.45, 1] of textures `kind` `(n,)` in object coordinates."
-    p, d = (r / 4)[:, None, None], np.hypot(dx, dy)
-    cell = lambda q: (np.floor(dx / q) + np.floor(dy / q)) % 2 == 0
-    near = lambda q: np.hypot((dx / q) % 1 - .5, (dy / q) % 1 - .5)                # distance to the lattice point
-    dark = np.stack([np.zeros_like(dx, bool), cell(p / 2), cell(p * 1.2), near(p) < .3, near(p) > .4,
-                     np.cos(2 * np.pi * d / p) > 0, np.zeros_like(dx, bool), rng.random(dx.shape) < .4])
-    shade = np.where(np.take_along_axis(dark, np.asarray(kind)[None, :, None, None], 0)[0], .55, 1.)
-    gradient = np.asarray(kind)[:, None, None] == TEXTURES.index('gradient')
-    return np.where(gradient, 1 - .5 * np.clip(d / p / 4, 0, 1), shade)
-
-# %% ../nbs/09_toy.ipynb #b4276ce3
-def draw_toy_shapes(classes, size=(IMAGE_SIZE, IMAGE_SIZE), clutter=4, rng=None, scale=SHAPE_SCALE):
-    """Images `(n, h, w, 3)` uint8 of one object each on the birds' background; `classes` `(n, 3)` are (shape, colour,
-    texture) triples. Returns the images, the objects' boxes `(n, 4)` `(x, y, w, h)` and masks `(n, h, w)`."""
-    rng = np.random.default_rng(rng)
-    classes = np.asarray(classes).reshape(-1, 3)
-    (w, h), n, s = size, len(classes), min(size)
-    lo, hi = _check_scale('scale', scale)
-    img, x, y, u = draw_background(rng, n, size, clutter)
-    r, theta = u(lo, hi) * s, u(0, 2 * np.pi)
-    cx, cy = u(0, 1) * (w - 2 * r) + r, u(0, 1) * (h - 2 * r) + r                # the whole object inside the image
-    ddx, ddy = x - cx[:, None, None], y - cy[:, None, None]                       # (n, h, w)
-    c, si = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-    dx, dy = ddx * c + ddy * si, ddy * c - ddx * si                               # rotated into the object's frame
-    mask = _shape_masks(classes[:, 0], dx, dy, r)
-    hue = (classes[:, 1] + u(-.15, .15)) / SHAPE_COLOURS                          # a little jitter within each hue
-    colour = hue_rgb(hue % 1) * u(.85, 1.15)[:, None]
-    shade = _textures(classes[:, 2], dx, dy, r, rng)[..., None] * colour[:, None, None]
-    img = np.where(mask[..., None], shade, img)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), _mask_boxes(mask), mask
-
-# %% ../nbs/09_toy.ipynb #e2f5edf8
-PRETRAIN_CLASSES, PRETRAIN_TRAIN, PRETRAIN_TEST = 32, 125, 25
-
-def make_shapes_dataset(root, num_classes=PRETRAIN_CLASSES, train_per_class=PRETRAIN_TRAIN,
-                        test_per_class=PRETRAIN_TEST, image_size=IMAGE_SIZE, seed=1, clutter=4, scale=SHAPE_SCALE,
-                        quality=95, chunk=64, progress=True):
-    """Draw the toy pretraining set (classes of `shape_classes(num_classes)`) under `root` in the CUB-200-2011 format;
-    returns `root`."""
-    size = _check_counts(num_classes, len(SHAPES) * SHAPE_COLOURS * len(TEXTURES), train_per_class, test_per_class,
-                         image_size, clutter, 'one (shape, colour, texture) triple each')
-    _check_scale('scale', scale)
-    params = dict(kind='shapes', num_classes=num_classes, train_per_class=train_per_class,
-                  test_per_class=test_per_class, image_size=list(size), seed=seed, clutter=clutter,
-                  scale=[float(v) for v in scale], quality=quality, masks=SEGMENTATIONS)
-    classes = shape_classes(num_classes)
-    names = [f"{j + 1:03d}.{shape_class_name(c)}" for j, c in enumerate(classes)]
-    draw = lambda labels, rng: draw_toy_shapes(classes[labels], size, clutter, rng, scale)
-    return _write_toy(root, params, names, draw, chunk, progress, 'toy shapes')

@@ -18,7 +18,8 @@ from .pretrain import read_tables
 from .core import progress_bar, write_text_atomic
 from .experiments import demo
 from .models import METHODS
-from .train import finished_result, run_folder_of, train
+from .runs import finished_result, run_folder_of
+from .train import train
 
 # %% ../nbs/17b_tune.ipynb #04a64a5d
 COMMON_SPACE = {'lr': ('log', 1e-3, 0.2), 'lr_ratio': ('log', 1.0, 30.0)}
@@ -30,7 +31,10 @@ SEARCH_SPACE = {    # method: {setting or option: sampler}; `positions` is a Tra
     'dfm': {'alpha': ('uniform', 0.5, 1.0), 'beta': ('uniform', 0.5, 1.0), 'lam': ('uniform', 0.0, 0.5),
             'mu': ('uniform', 0.0, 1.0), 'nu': ('uniform', 0.0, 1.0), 'theta': ('uniform', 0.0, 1.0),
             'positions': ('choice', (['block3'], ['block4'], ['block3', 'block4'], ['block2', 'block3', 'block4']))},
-}
+    'cutmix': {'beta': ('uniform', 0.01, 2.0), 'prob': ('uniform', 0.0, 1.0)},
+    'spg': {'h1': ('uniform', 0.3, 0.9), 'l1': ('uniform', 0.0, 0.3), 'h2': ('uniform', 0.3, 0.9),
+            'l2': ('uniform', 0.0, 0.3), 'h3': ('uniform', 0.3, 0.9), 'l3': ('uniform', 0.0, 0.3)},
+}                               # (a method's place in this dict seeds its trials: new methods go last)
 TUNE_VAL_PER_CLASS = 20         # 100 held-out birds on the default toy: one image is one point of val accuracy
 SETTINGS = ('lr', 'lr_ratio', 'positions')    # searched TrainConfig settings; every other name is a method option
 
@@ -61,7 +65,7 @@ def trial_config(config, method, trial, out, search_seed=0, **common):
     drawn = draw_trial(method, trial, search_seed)
     over = {'val_per_class': TUNE_VAL_PER_CLASS, **common, 'method': method, **drawn, 'hold_out_val': True,
             'eval_split': 'val', 'out': str(Path(out) / f'trial{trial:03d}'), 'progress': False}
-    return make_config(config, [f'{k}={toml_value(v)}' for k, v in over.items()])
+    return make_config(config, over)
 
 def run_trial(cfg):
     """Train (or read back, or resume) one trial; the line `search.jsonl` keeps for it. A trial whose loss diverges is

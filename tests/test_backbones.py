@@ -3,8 +3,9 @@ in training mode, the CAM's shape, nothing NaN; and the registries refuse an ent
 import pytest
 import torch
 
-import dfm_tutorial  # noqa: F401  (registers every method: HaS and ACoL register themselves in their lessons)
-from dfm_tutorial.models import BACKBONES, METHODS, create_wsol_model, inserted, register_backbone, register_method
+import dfm_tutorial  # noqa: F401  (registers every method and backbone their later lessons add)
+from dfm_tutorial.backbones import BACKBONES, register_backbone
+from dfm_tutorial.models import METHODS, create_wsol_model, inserted, register_method
 
 PAIRS = [(a, m) for a in BACKBONES for m in METHODS]
 

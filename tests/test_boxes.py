@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from dfm_tutorial.boxes import box_ious, box_iou, contour_boxes, opencv_boxes, threshold_levels, to_uint8
+from dfm_tutorial.batch_boxes import box_ious
+from dfm_tutorial.boxes import box_iou, opencv_boxes, threshold_levels, to_uint8
+from dfm_tutorial.sweep import contour_boxes
 from dfm_tutorial.cam import random_cams
 from dfm_tutorial.metrics import WSOL_THRESHOLDS
 
@@ -124,7 +126,7 @@ def test_scoring_leaves_torch_threads_as_they_were():
     "numba's OpenMP layer resets the thread count torch shares on its first launch; box_ious puts it back."
     import subprocess
     code = ("import numpy as np, torch\n"
-            "from dfm_tutorial.boxes import box_ious\n"
+            "from dfm_tutorial.batch_boxes import box_ious\n"
             "before = torch.get_num_threads()\n"
             "box_ious(np.random.rand(4, 32, 32), np.arange(0, 1, 0.01), [np.array([[1, 1, 10, 10]])] * 4)\n"
             "print(before, torch.get_num_threads())")
@@ -137,7 +139,7 @@ def test_scoring_leaves_torch_threads_as_they_were():
 @pytest.mark.parametrize('multi', [False, True])
 def test_maps_to_boxes_of_no_maps_is_empty(dtype, multi):
     "Zero maps (issue 28, U5): no boxes, as (0, 4) or an empty list, whatever the map size or dtype."
-    from dfm_tutorial.boxes import maps_to_boxes
+    from dfm_tutorial.batch_boxes import maps_to_boxes
     out = maps_to_boxes(np.zeros((0, 8, 8), dtype), 0.5, multi=multi)
     assert (out == []) if multi else (out.shape == (0, 4) and out.dtype == np.int64)
 
@@ -146,7 +148,7 @@ def test_maps_to_boxes_of_no_maps_is_empty(dtype, multi):
 @pytest.mark.parametrize('dtype', [np.float32, np.uint8])
 def test_maps_to_boxes_refuses_empty_sides_in_one_line(shape, dtype):
     "A map with an empty side (issue 28, U4) stops with the shape, on the uint8 path too (it skipped check_maps)."
-    from dfm_tutorial.boxes import maps_to_boxes
+    from dfm_tutorial.batch_boxes import maps_to_boxes
     with pytest.raises(ValueError) as e: maps_to_boxes(np.zeros(shape, dtype), 0.5)
     assert str(e.value) == f"maps must be one map (h, w) or a batch (n, h, w) with h, w >= 1, got shape {shape}"
 

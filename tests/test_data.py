@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+import dfm_tutorial.cache as cache_mod
 import dfm_tutorial.data as data
-from dfm_tutorial.data import (WSOLDataset, ImageCache, BadImageError, MetadataError, build_cache, collate_items,
-                               read_cub_metadata)
+import dfm_tutorial.loader as loader_mod
+from dfm_tutorial.data import WSOLDataset, BadImageError, collate_items
+from dfm_tutorial.cache import ImageCache, build_cache
+from dfm_tutorial.metadata import MetadataError, read_cub_metadata
 from dfm_tutorial.toy import make_toy_dataset
 
 
@@ -141,7 +144,7 @@ def test_cache_skips_bad_images(cub, tmp_path):
     assert cache.meta['skipped'] == [2] and len(cache) == 6                  # counted as PILSource counts, ...
     images, labels, boxes, ids, index = cache.batch(np.arange(6))
     assert 2 not in index.tolist() and len(ids) == 5                         # ... left out of its batch
-    pil = data.PILSource(WSOLDataset(cub, 'test', transform=None, on_bad_image='skip'), 224)
+    pil = loader_mod.PILSource(WSOLDataset(cub, 'test', transform=None, on_bad_image='skip'), 224)
     for a, b in zip(pil.batch(np.arange(6)), cache.batch(np.arange(6))):       # PIL leaves the bad image out too
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
@@ -171,7 +174,7 @@ def test_interrupted_cache_build_resumes(cub, tmp_path, monkeypatch):
 
 def test_epoch_loader_with_workers(cub, tmp_path):
     cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', num_workers=2, progress=False))
-    loader = data.EpochLoader(cache, 5, shuffle=True, num_workers=2, crop=200)
+    loader = loader_mod.EpochLoader(cache, 5, shuffle=True, num_workers=2, crop=200)
     seen = sum((b.ids for b in loader), [])
     assert sorted(seen) == sorted(cache.ids) and len(loader) == 4
     loader.set_epoch(1)
@@ -180,12 +183,12 @@ def test_epoch_loader_with_workers(cub, tmp_path):
     next(iter(loader))
     # 18 images, 4 ranks, drop_last: 4 each, one full batch of 3
     for r in (0, 1):
-        shard = data.EpochLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)
+        shard = loader_mod.EpochLoader(cache, 3, shuffle=True, drop_last=True, rank=r, world_size=4)
         assert sum(len(b.ids) for b in shard) == 3
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        data.EpochLoader(cache, 0)
+        loader_mod.EpochLoader(cache, 0)
     with pytest.raises(ValueError, match="num_workers must be >= 0, got -1"):
-        data.EpochLoader(cache, 4, num_workers=-1)
+        loader_mod.EpochLoader(cache, 4, num_workers=-1)
 
 
 def test_sixteen_bit_png_keeps_its_gray_levels(tmp_path):
@@ -221,12 +224,12 @@ def test_empty_metadata_leaves_no_cache_that_looks_complete(cub, tmp_path):
 def test_cache_is_complete_only_when_meta_json_is_written(cub, tmp_path, monkeypatch):
     """A build killed after the images and before meta.json is not taken for a finished cache; the next build finishes
     it."""
-    real = data.write_text_atomic
+    real = cache_mod.write_text_atomic
     def killed(path, text): raise KeyboardInterrupt                          # the kill: just before the last file
-    monkeypatch.setattr(data, 'write_text_atomic', killed)
+    monkeypatch.setattr(cache_mod, 'write_text_atomic', killed)
     with pytest.raises(KeyboardInterrupt): build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False)
     with pytest.raises(FileNotFoundError, match="not a finished cache"): ImageCache(tmp_path / 'c')
-    monkeypatch.setattr(data, 'write_text_atomic', real)
+    monkeypatch.setattr(cache_mod, 'write_text_atomic', real)
     cache = ImageCache(build_cache(cub, 'test', tmp_path / 'c', num_workers=0, progress=False))
     assert len(cache) == 6
 
@@ -260,7 +263,7 @@ def test_one_file_under_two_ids_is_refused(cub, line, says):
 
 def cache_of(cub, tmp_path, split='test', **kw):
     ds = WSOLDataset(cub, split, transform=None, **kw)
-    return data.cache_folder(tmp_path / 'caches', ds, 64)
+    return cache_mod.cache_folder(tmp_path / 'caches', ds, 64)
 
 
 def test_a_changed_source_gets_a_cache_of_its_own(cub, tmp_path):
@@ -313,8 +316,8 @@ def test_two_builders_of_one_cache_take_turns(cub, tmp_path):
 def test_pil_and_cache_sources_give_the_same_epochs(cub, tmp_path):
     "The one loader: the same batches from PIL (threads) and from the cache (no threads), a resumed epoch included."
     cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', size=72, num_workers=0, progress=False))
-    pil = data.PILSource(WSOLDataset(cub, 'train', transform=None), 72)
-    loaders = [data.EpochLoader(src, 4, shuffle=True, drop_last=True, num_workers=w, seed=5, crop=64)
+    pil = loader_mod.PILSource(WSOLDataset(cub, 'train', transform=None), 72)
+    loaders = [loader_mod.EpochLoader(src, 4, shuffle=True, drop_last=True, num_workers=w, seed=5, crop=64)
                for src, w in ((cache, 0), (pil, 2))]
     for epoch, skip in ((0, 0), (3, 2)):
         for loader in loaders: loader.set_epoch(epoch, skip)
@@ -329,9 +332,9 @@ def test_skipped_images_make_the_same_epochs_from_either_source(cub, tmp_path):
     truncate(cub / 'images/001.Crimson/Crimson_0002.jpg')
     cache = ImageCache(build_cache(cub, 'train', tmp_path / 'c', size=72, num_workers=0, progress=False,
                                    on_bad_image='skip'))
-    pil = data.PILSource(WSOLDataset(cub, 'train', transform=None, on_bad_image='skip'), 72)
+    pil = loader_mod.PILSource(WSOLDataset(cub, 'train', transform=None, on_bad_image='skip'), 72)
     assert len(cache) == len(pil) == 18
-    a, b = (list(data.EpochLoader(src, 4, shuffle=True, drop_last=True, num_workers=0, seed=2, crop=64))
+    a, b = (list(loader_mod.EpochLoader(src, 4, shuffle=True, drop_last=True, num_workers=0, seed=2, crop=64))
             for src in (cache, pil))
     assert len(a) == len(b) == 4 and sum(len(x.ids) for x in a) in (15, 16)
     for x, y in zip(a, b):
@@ -342,5 +345,17 @@ def test_a_finished_cache_is_read_without_locking(cub, tmp_path, monkeypatch):
     "A finished cache on a folder this process cannot write (a shared, read-only cache) is used as it is."
     path = build_cache(cub, 'test', tmp_path / 'c', size=64, num_workers=0, progress=False)
     def cannot(self): raise PermissionError(13, 'Permission denied')
-    monkeypatch.setattr(data.FolderLock, 'acquire', cannot)
+    monkeypatch.setattr(cache_mod.FolderLock, 'acquire', cannot)
     assert build_cache(cub, 'test', path, size=64, num_workers=0, progress=False) == path
+
+
+def test_metadata_is_read_again_when_a_file_changes(tmp_path):
+    "read_cub_metadata parses a folder once a process, but a file changed since (same size, new time) is read anew."
+    root = make_toy_dataset(tmp_path / 'toy', num_classes=2, train_per_class=2, test_per_class=1, progress=False)
+    first = read_cub_metadata(root)
+    assert read_cub_metadata(root).labels is first.labels                    # unchanged: the parse is shared
+    path = root / 'image_class_labels.txt'
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].rsplit(' ', 1)[0] + ' 2'                               # the first image is now class 2
+    path.write_text('\n'.join(lines) + '\n')
+    assert first.labels[0] == 0 and read_cub_metadata(root).labels[0] == 1

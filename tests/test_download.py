@@ -4,9 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision.datasets.imagenet as tv_imagenet
-from dfm_tutorial.data import read_cub_metadata, WSOLDataset
-from dfm_tutorial.download import (ChecksumError, UnsafeArchiveError, download, md5_file, prepare_cub, prepare_ilsvrc,
-                                   safe_extract)
+from dfm_tutorial.metadata import read_cub_metadata
+from dfm_tutorial.data import WSOLDataset
+from dfm_tutorial.download import ChecksumError, UnsafeArchiveError, download, md5_file, safe_extract
+from dfm_tutorial.prepare import prepare_cub, prepare_ilsvrc
 from dfm_tutorial.toy import CUB_FILES
 from fixtures import Server, add_bytes, cub_tarball, md5, mini_ilsvrc
 

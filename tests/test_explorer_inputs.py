@@ -6,7 +6,8 @@ import torch
 
 from dfm_tutorial.boxes import cam_box, to_uint8
 from dfm_tutorial.boxes import cam_region
-from dfm_tutorial.explore import CAMExplorer, DFMExplorer
+from dfm_tutorial.cam_explorer import CAMExplorer
+from dfm_tutorial.explore import DFMExplorer
 
 
 @pytest.fixture

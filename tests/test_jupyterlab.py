@@ -20,7 +20,9 @@ sys.path.insert(0, str(ROOT / 'docs'))
 from check_site import launch   # Debian's Chromium with the flags this machine's closed network needs
 
 CHROMIUM = shutil.which('chromium')
+EXPLORERS = ('40_explorer', '40a_cam_explorer')   # the DFM explorer, the CAM explorer
 TOKEN = 'dfm-tutorial-test'
+SHOWN = '.jp-NotebookPanel:not(.lm-mod-hidden)'           # the notebook in front: the other keeps its DOM
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)"
 )
@@ -34,11 +36,11 @@ def free_port():
 
 @pytest.fixture
 def lab(tmp_path):
-    """JupyterLab on 127.0.0.1 over a copy of lesson 40 in a folder laid out like the repository (nbs/ beside data/,
-    out/); data/ and out/ are the repository's, so the lesson reads the toy runs `make demo` (or an earlier lesson) left
-    there."""
+    """JupyterLab on 127.0.0.1 over copies of lessons 40 and 40a in a folder laid out like the repository (nbs/ beside
+    data/, out/); data/ and out/ are the repository's, so the lessons read the toy runs `make demo` (or an earlier
+    lesson) left there. Yields `notebook name -> its URL`."""
     (tmp_path / 'nbs').mkdir()
-    shutil.copy(ROOT / 'nbs' / '40_explorer.ipynb', tmp_path / 'nbs')
+    for lesson in EXPLORERS: shutil.copy(ROOT / 'nbs' / f'{lesson}.ipynb', tmp_path / 'nbs')
     for shared in ('data', 'out'):
         (ROOT / shared).mkdir(exist_ok=True)
         (tmp_path / shared).symlink_to(ROOT / shared)
@@ -65,7 +67,7 @@ def lab(tmp_path):
                 break
             except OSError: time.sleep(0.5)
         else: pytest.fail("JupyterLab did not start in 60 s")
-        yield f'{base}/lab/tree/nbs/40_explorer.ipynb?token={TOKEN}'
+        yield lambda lesson: f'{base}/lab/tree/nbs/{lesson}.ipynb?token={TOKEN}'
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -113,28 +115,36 @@ def moved(page, image, keys, handle):
     return time.perf_counter() - start
 
 
-def test_explorer_in_jupyterlab(lab):
+def run_all(page, lab, lesson):
+    "Open `lesson`'s notebook (`lab` gives its URL) and run every cell; fails on a traceback in any of its outputs."
+    page.goto(lab(lesson))
+    page.wait_for_selector('.jp-NotebookPanel .jp-Notebook', timeout=60_000)
+    page.wait_for_function(                    # the page may restore the other notebook first: wait for this one
+        f"""() => window.jupyterapp && jupyterapp.shell.currentWidget
+                  && jupyterapp.shell.currentWidget.context.path.endsWith('{lesson}.ipynb')
+                  && jupyterapp.shell.currentWidget.sessionContext.session""",
+        timeout=60_000,
+    )
+    page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
+    # every code cell of the notebook in front has run when every prompt shows a number ("[*]" while running, "[ ]"
+    # before); the other notebook, restored beside it, keeps its DOM and its prompts
+    prompts = f'{SHOWN} .jp-CodeCell .jp-InputPrompt'
+    page.wait_for_function(f"""() => {{ const p = [...document.querySelectorAll('{prompts}')];
+                                       return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }}""",
+                           timeout=420_000)
+    errors = page.locator(f'{SHOWN} .jp-OutputArea-output').filter(has_text='Traceback (most recent call last)')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def test_explorers_in_jupyterlab(lab):
+    "Lesson 40's DFM explorer and lesson 40a's CAM explorer, each run in its own notebook, redraw when a slider moves."
     from playwright.sync_api import sync_playwright
     shots = os.environ.get('DFM_SCREENSHOTS')
     with sync_playwright() as p:
         browser = launch(p, CHROMIUM)
         page = browser.new_page(viewport={'width': 1500, 'height': 1000})
-        page.goto(lab)
-        page.wait_for_selector('.jp-NotebookPanel .jp-Notebook', timeout=60_000)
-        page.wait_for_function(
-            '() => window.jupyterapp && jupyterapp.shell.currentWidget '
-            '&& jupyterapp.shell.currentWidget.sessionContext.session',
-            timeout=60_000,
-        )
-        page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
-        # every code cell has run when every prompt shows a number ("[*]" while running, "[ ]" before)
-        page.wait_for_function("""() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                                          return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""",
-                                          timeout=420_000)
-        errors = page.locator('.jp-OutputArea-output').filter(has_text='Traceback (most recent call last)')
-        assert errors.count() == 0, errors.first.inner_text()
-
-        dfm_image, cam_image = page.locator('img.widget-image').nth(0), page.locator('img.widget-image').nth(2)
+        run_all(page, lab, '40_explorer')
+        dfm_image = page.locator(f'{SHOWN} img.widget-image').nth(0)
         beta, beta_track = slider(page, 'β')
         settle(dfm_image, beta)
         before = value(beta)
@@ -142,13 +152,6 @@ def test_explorer_in_jupyterlab(lab):
         seconds = moved(page, dfm_image, ['ArrowLeft'] * 35, beta)
         print(f"\nβ {before:.2f} -> {value(beta):.2f}: new figure after {1000 * seconds:.0f} ms")
         assert value(beta) < before
-
-        threshold, _ = slider(page, 'threshold t')
-        settle(cam_image, threshold)
-        before = value(threshold)
-        seconds = moved(page, cam_image, ['ArrowRight'] * 10, threshold)
-        print(f"threshold {before:.2f} -> {value(threshold):.2f}: new figure after {1000 * seconds:.0f} ms")
-        assert value(threshold) > before
 
         old = dfm_image.get_attribute('src')
         page.locator('button', has_text='+ channel').first.click()
@@ -160,6 +163,17 @@ def test_explorer_in_jupyterlab(lab):
             dfm_image.scroll_into_view_if_needed()
             time.sleep(1)
             dfm_image.locator('xpath=../..').screenshot(path=f'{shots}/jupyterlab_dfm_explorer.png')
+
+        run_all(page, lab, '40a_cam_explorer')
+        cam_image = page.locator(f'{SHOWN} img.widget-image').nth(0)
+        threshold, _ = slider(page, 'threshold t')
+        settle(cam_image, threshold)
+        before = value(threshold)
+        seconds = moved(page, cam_image, ['ArrowRight'] * 10, threshold)
+        print(f"threshold {before:.2f} -> {value(threshold):.2f}: new figure after {1000 * seconds:.0f} ms")
+        assert value(threshold) > before
+
+        if shots:
             cam_image.scroll_into_view_if_needed()
             time.sleep(1)
             cam_image.locator('xpath=..').screenshot(path=f'{shots}/jupyterlab_cam_explorer.png')

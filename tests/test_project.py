@@ -175,6 +175,16 @@ def long_code_cells(path):
             and (n := len(''.join(c['source']).splitlines())) > MAX_CELL_LINES]
 
 
+MAX_MODULE_LINES = 300      # one concept a module: a lesson whose module outgrows this is split (issue 30)
+
+
+def test_no_module_is_longer_than_300_lines():
+    "Every exported module stays short enough to read in one sitting; nbdev's index and the package init aside."
+    long = {p.name: n for p in sorted((ROOT / 'dfm_tutorial').glob('*.py'))
+            if not p.stem.startswith('_') and (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split their lessons): {long}"
+
+
 def test_no_teaching_cell_is_longer_than_40_lines():
     found = {p.name: cells for p in sorted((ROOT / 'nbs').glob('*.ipynb')) if (cells := long_code_cells(p))}
     assert not found, f"code cells over {MAX_CELL_LINES} lines (cell id, lines): {found}"

@@ -96,7 +96,7 @@ def test_a_run_does_not_depend_on_whether_its_caches_existed(toy, tmp_path):
     'override, message',
     [
         ('arch="resnet18"', "arch must be one of"),
-        ('method="spg"', "method must be one of"),
+        ('method="psol"', "method must be one of"),
         ('num_classes=7', "num_classes=7 but"),
         ('batch_size=0', "batch_size must be >= 1, got 0"),
         ('data="/nonexistent/toy"', "has no images.txt"),
@@ -182,7 +182,7 @@ def test_a_kill_before_the_metrics_line_loses_nothing(toy, tmp_path):
 
 def test_metrics_are_written_atomically(tmp_path, monkeypatch):
     from pathlib import Path
-    from dfm_tutorial.train import write_metrics
+    from dfm_tutorial.runs import write_metrics
     path = tmp_path / 'metrics.jsonl'
     write_metrics(path, [{'epoch': 1}])
     def killed(self, target): raise KeyboardInterrupt                     # a kill between the write and the rename
@@ -297,16 +297,17 @@ def test_demo_never_draws_over_a_foreign_dataset(tmp_path):
 
 
 def test_train_config_defaults_are_the_toy_config():
-    "TrainConfig's docstring promises its defaults are the toy run from scratch: every value of toy_scratch.toml."
-    from dfm_tutorial.cli import CONFIGS
-    from dfm_tutorial.train import TrainConfig
+    """TrainConfig's defaults are the toy run from scratch, written once: toy_scratch.toml sets nothing, and toy.toml
+    starts from it and states only what fine-tuning changes."""
+    from dfm_tutorial.cli import CONFIGS, make_config
+    from dfm_tutorial.config import TrainConfig
     try: import tomllib
     except ImportError: import tomli as tomllib   # Python 3.10
-    toy = tomllib.loads((CONFIGS / 'toy_scratch.toml').read_text())
-    runtime = ('workers', 'eval_every', 'out')       # how the toy runs on a CPU, not what it computes
-    defaults = TrainConfig()
-    differ = {k: (v, getattr(defaults, k)) for k, v in toy.items() if k not in runtime and getattr(defaults, k) != v}
-    assert not differ, f"toy_scratch.toml value vs TrainConfig default: {differ}"
+    assert tomllib.loads((CONFIGS / 'toy_scratch.toml').read_text()) == {}
+    assert make_config('toy_scratch') == TrainConfig()
+    toy = tomllib.loads((CONFIGS / 'toy.toml').read_text())
+    assert toy.pop('base') == 'toy_scratch'
+    assert all(getattr(TrainConfig(), k) != v for k, v in toy.items()), "toy.toml restates a default"
 
 
 def test_a_new_run_never_replaces_another(toy, tmp_path):
@@ -329,7 +330,7 @@ def test_a_new_run_never_replaces_another(toy, tmp_path):
 def test_the_default_out_folder_names_the_method_and_its_options():
     "Every config writes <runs>/<config>/{name}: CAM after DFM, or DFM at another beta, goes to a folder of its own."
     from dfm_tutorial.cli import CONFIGS, make_config
-    from dfm_tutorial.train import run_folder_of
+    from dfm_tutorial.runs import run_folder_of
     for path in CONFIGS.glob('*.toml'):
         assert make_config(path.stem).out.endswith('/{name}'), path
     folder = lambda *o: str(run_folder_of(make_config('cub_resnet50', o)))
@@ -344,7 +345,7 @@ def test_the_default_out_folder_names_the_method_and_its_options():
 
 def test_amp_auto_fits_the_gpu(monkeypatch):
     "bf16 from compute capability 8, fp16 below (Colab's T4 is 7.5), none on a CPU; bf16 on a T4 is refused."
-    from dfm_tutorial.train import resolve_amp
+    from dfm_tutorial.config import resolve_amp
     assert resolve_amp('auto', 'cpu') == ('none', 'auto, no GPU') and resolve_amp('bf16', 'cpu')[0] == 'bf16'
     monkeypatch.setattr(torch.cuda, 'get_device_name', lambda d=None: 'Tesla T4')
     monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda d=None: (7, 5))
@@ -358,9 +359,9 @@ def test_amp_auto_fits_the_gpu(monkeypatch):
 def test_gpu_runtime_defaults(tmp_path):
     "Deterministic kernels by default on CPU only (cudnn.benchmark on GPU); workers capped at the CPUs; pinned batches."
     from dfm_tutorial.cli import make_config
-    from dfm_tutorial.data import PIN_MEMORY
-    from dfm_tutorial.train import (TrainConfig, eval_loader, seed_everything, train_loader, usable_workers,
-                                    wants_determinism)
+    from dfm_tutorial.loader import PIN_MEMORY
+    from dfm_tutorial.config import TrainConfig, usable_workers, wants_determinism
+    from dfm_tutorial.train import eval_loader, seed_everything, train_loader
     assert wants_determinism(TrainConfig(), 'cpu') and not wants_determinism(TrainConfig(), 'cuda')
     assert wants_determinism(TrainConfig(deterministic=True), 'cuda:1')
     assert make_config('cub_resnet50').deterministic is False and make_config('cub_resnet50').amp == 'auto'
@@ -379,7 +380,8 @@ def test_gpu_runtime_defaults(tmp_path):
 def test_epochs_score_val_and_the_end_scores_test(toy, tmp_path):
     "With hold_out_val the val images are not trained on; each epoch scores val; test is scored once, at the end."
     from dfm_tutorial.data import WSOLDataset
-    from dfm_tutorial.train import VAL_SEED, TrainConfig, split_options, train
+    from dfm_tutorial.config import VAL_SEED, TrainConfig, split_options
+    from dfm_tutorial.train import train
     cfg = TrainConfig(data=str(toy), num_classes=3, epochs=2, batch_size=16, val_per_class=4, hold_out_val=True,
                       eval_every=1, out=str(tmp_path / 'run'), progress=False)
     ids = lambda split: set(WSOLDataset(toy, split, transform=None, **split_options(cfg, split)).indices.tolist())
@@ -500,15 +502,15 @@ def test_an_interrupted_overwrite_is_never_read_as_finished(toy, tmp_path, monke
     out = tmp_path / 'grid' / 'cam_seed0'
     common = dict(data=str(toy), num_classes=3, batch_size=16)
     run_grid({'cam': {'epochs': 1}}, tmp_path / 'grid', progress=False, **common)
-    real, calls = train_module.log, []
+    real, calls = train_module.log_epoch, []
     def stop_after_one(run, row):
         real(run, row)
         calls.append(1)
         if len(calls) == 1: raise KeyboardInterrupt                      # a kill after epoch 1's checkpoint
-    monkeypatch.setattr(train_module, 'log', stop_after_one)
+    monkeypatch.setattr(train_module, 'log_epoch', stop_after_one)
     with pytest.raises(KeyboardInterrupt):
         run_grid({'cam': {'epochs': 3}}, tmp_path / 'grid', progress=False, overwrite=True, **common)
-    monkeypatch.setattr(train_module, 'log', real)
+    monkeypatch.setattr(train_module, 'log_epoch', real)
     assert not (out / 'final.json').exists()
     said = in_process(*tiny_run(toy, out, 'epochs=3'))
     assert "holds an unfinished run of this config: --resume continues it" in said, said
@@ -534,7 +536,7 @@ def test_evaluate_scores_as_train_does_and_refuses_model_changes(toy, tmp_path, 
 
 def test_checkpoints_of_the_first_format_are_migrated(toy, tmp_path):
     "A checkpoint without `format` (and, older still, without `history`) loads as format 2; a newer one is refused."
-    from dfm_tutorial.train import CHECKPOINT_FORMAT, load_checkpoint
+    from dfm_tutorial.runs import CHECKPOINT_FORMAT, load_checkpoint
     out = tmp_path / 'run'
     assert in_process(*tiny_run(toy, out, 'epochs=2')) is None
     ck = torch.load(out / 'last.pt', weights_only=False)
@@ -576,7 +578,7 @@ def test_demo_never_replaces_runs_of_other_settings(tmp_path):
 def test_one_setting_spelled_two_ways_is_one_run():
     "0 and 0.0 for a number, data as a relative or an absolute path: one identity, one folder; save_every is runtime."
     from dfm_tutorial.cli import make_config
-    from dfm_tutorial.train import run_folder_of
+    from dfm_tutorial.runs import run_folder_of
     folder = lambda *o: run_folder_of(make_config('toy', o))
     assert folder('weight_decay=0') == folder('weight_decay=0.0') and folder('lr_ratio=1') == folder('lr_ratio=1.0')
     assert folder('save_every=5') == folder('save_every=0')
@@ -607,16 +609,18 @@ def test_a_run_that_fails_before_it_begins_leaves_its_folder_as_found(toy, tmp_p
 
 
 def test_the_gpu_configs_state_only_what_differs():
-    """Each GPU config names its base (configs/base/cub.toml or ilsvrc.toml, both on base/gpu.toml) and sets only its
-    backbone, learning rate, weight decay and run folder; resolved, cub_resnet50 is every value it had in one file."""
+    """Each GPU config names its base (configs/base/cub.toml, ilsvrc.toml or openimages.toml, each on base/gpu.toml)
+    and sets only its backbone, learning rate, weight decay, run folder and, where its source has one, the feature
+    map's size; resolved, cub_resnet50 is every value it had in one file."""
     from dfm_tutorial.cli import CONFIGS, read_config
     try: import tomllib
     except ImportError: import tomli as tomllib   # Python 3.10
     gpu = [p for p in CONFIGS.glob('*.toml') if not p.stem.startswith('toy')]
-    assert len(gpu) == 8
+    assert {p.stem.split('_')[0] for p in gpu} == {'cub', 'ilsvrc', 'openimages'} and len(gpu) == 11
     for path in gpu:
         own = set(tomllib.loads(path.read_text()))
-        assert own == {'base', 'arch', 'lr', 'weight_decay', 'out'}, (path.name, own)
+        assert {'base', 'arch', 'lr', 'weight_decay', 'out'} <= own <= {'base', 'arch', 'lr', 'weight_decay', 'out',
+                                                                        'large_feature_map'}, (path.name, own)
     assert read_config('cub_resnet50') == {
         'weights': 'imagenet', 'resize': 256, 'crop': 224, 'eval_size': 224, 'eval_split': 'test', 'val_per_class': 5,
         'hold_out_val': True, 'eval_every': 1, 'batch_size': 32, 'lr_ratio': 10.0, 'schedule': 'step', 'amp': 'auto',

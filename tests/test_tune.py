@@ -72,7 +72,7 @@ def test_the_recipe_and_the_shapes_defaults_agree():
     "One fact: make_shapes_dataset's defaults are the packaged recipe's [shapes] (and its classes the run's)."
     import inspect
     from dfm_tutorial.pretrain import read_recipe
-    from dfm_tutorial.toy import make_shapes_dataset
+    from dfm_tutorial.shapes import make_shapes_dataset
     shapes, train = read_recipe()
     defaults = {k: p.default for k, p in inspect.signature(make_shapes_dataset).parameters.items()}
     assert {k: defaults[k] for k in shapes} == shapes and train['num_classes'] == shapes['num_classes']
