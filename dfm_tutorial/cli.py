@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from .runs import LOCATIONS, RUNTIME, load_checkpoint, model_from_checkpoint
 from .config import TrainConfig, pick_device
+from .models import METHODS
 from .train import eval_loader, score, train
 try: import tomllib
 except ModuleNotFoundError: import tomli as tomllib                        # Python 3.10
@@ -96,7 +97,7 @@ def plugin_commands():
 def main(argv=None):
     "The `python -m dfm_tutorial` / `dfm-tutorial` command."
     ap = argparse.ArgumentParser(
-        prog='dfm-tutorial', description='Train and evaluate WSOL models (CAM, ADL, DFM, HaS, ACoL).'
+        prog='dfm-tutorial', description=f"Train and evaluate WSOL models ({', '.join(METHODS)})."
     )
     sub = ap.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train a model from a config file and key=value overrides')

@@ -19,7 +19,8 @@ from .intervals import load_records, paired_bootstrap
 from .models import METHODS
 from .runs import (RECORDS, changed_settings, finished_result, load_checkpoint, model_from_checkpoint,
                                saved_config)
-from .train import eval_loader, mask_reader, model_inputs, train
+from .openimages import mask_reader
+from .train import eval_loader, model_inputs, train
 
 # %% ../nbs/17_experiments.ipynb #49c5e2c2
 METRICS = (('top1_cls', 'Top-1 Clas'), ('top1_loc', 'Top-1 Loc'), ('gt_known_loc', 'GT-known Loc'),
@@ -93,16 +94,16 @@ def reference_results(cfg):
     """The center baseline (a centred Gaussian as every CAM) and, where there are masks, the oracle (the mask as the
     CAM)."""
     loader = eval_loader(cfg)
-    masks = mask_reader(cfg)
+    masks = mask_reader(cfg.data, cfg.eval_size)
     evaluators = {'center baseline': (BoxEvaluator(), MaskEvaluator())}
     if masks is not None: evaluators['oracle (mask)'] = (BoxEvaluator(), MaskEvaluator())
     for images, _, boxes, ids in loader:
         n, size = len(images), cfg.eval_size
-        truth = masks(ids) if masks is not None else None
+        truth, ignore = masks(ids) if masks is not None else (None, None)
         for name, (box_ev, mask_ev) in evaluators.items():
             maps = center_gaussian_maps(n, size) if name == 'center baseline' else truth.float().numpy()
             box_ev.accumulate(maps, boxes)
-            if truth is not None: mask_ev.accumulate(maps, truth)
+            if truth is not None: mask_ev.accumulate(maps, truth, ignore)
     return {name: {**b.compute(), **({'pxap': m.compute()['pxap']} if masks is not None else {})}
             for name, (b, m) in evaluators.items()}
 

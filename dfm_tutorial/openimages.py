@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/openimages.html.md"""
 
 # %% auto #0
 __all__ = ['WSOL_MASK_LINE', 'OPENIMAGES_SPLITS', 'IGNORE_MASKS', 'make_toy_openimages', 'ignore_path', 'load_ignore_masks',
-           'prepare_openimages']
+           'mask_reader', 'prepare_openimages']
 
 # %% ../nbs/11b_openimages.ipynb #8d0e4349
 import json, os, shutil
@@ -18,6 +18,7 @@ from .core import FolderLock, progress_bar, write_text_atomic
 from .toy import draw_toy_birds, segmentation_path, staging_folder, write_cub_metadata
 from .toy import _mask_boxes                          # lesson 09's boxes of boolean masks
 from .metadata import MetadataError, read_cub_metadata, text_lines
+from .data import has_masks, load_masks
 
 # %% ../nbs/11b_openimages.ipynb #1c8e1d06
 def make_toy_openimages(root, num_classes=3, train_per_class=6, val_per_class=2, test_per_class=3, image_size=64,
@@ -132,6 +133,14 @@ def load_ignore_masks(root, image_paths, size):
             with Image.open(path) as im: region = im.convert('L').resize((size, size), Image.NEAREST)
             out[k] = torch.from_numpy(np.asarray(region) > 127)
     return out
+
+def mask_reader(root, size):
+    """A function from a batch's image paths to `(masks, ignore regions)` `(n, size, size)` (the ignore regions `None`
+    where the data has none: every pixel counts); `None` if the data at `root` has no masks. Training scores PxAP with
+    it (lesson 13_train), so a run on OpenImages leaves its ignore regions out as wsolevaluation does."""
+    if not has_masks(root): return None
+    ignores = (Path(root) / IGNORE_MASKS).is_dir()
+    return lambda ids: (load_masks(root, ids, size), load_ignore_masks(root, ids, size) if ignores else None)
 
 # %% ../nbs/11b_openimages.ipynb #b2eacd4c
 def _write_class(source, staging, split, folder, masks):

@@ -6,8 +6,8 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/train.html.md"""
 
 # %% auto #0
 __all__ = ['on_rank0', 'image_source', 'train_loader', 'eval_loader', 'model_inputs', 'make_optimizer', 'make_schedule',
-           'evaluate', 'mask_reader', 'score', 'setup_distributed', 'seed_everything', 'Run', 'start_run',
-           'restore_run', 'save_checkpoint', 'train_epoch', 'score_val', 'log_epoch', 'finish_run', 'train']
+           'evaluate', 'score', 'setup_distributed', 'seed_everything', 'Run', 'start_run', 'restore_run',
+           'save_checkpoint', 'train_epoch', 'score_val', 'log_epoch', 'finish_run', 'train']
 
 # %% ../nbs/13_train.ipynb #bcf43c17
 import dataclasses, json, math, os, random, time
@@ -20,9 +20,10 @@ from torch.nn.parallel import DistributedDataParallel
 from .core import progress_bar, write_text_atomic
 from .loader import EpochLoader, PILSource
 from .cache import ImageCache, build_cache, cache_folder
-from .data import WSOLDataset, has_masks, load_masks, normalize_batch
+from .data import WSOLDataset, normalize_batch
 from .metrics import BoxEvaluator, MaskEvaluator
 from .intervals import save_records
+from .openimages import mask_reader
 from .config import (TrainConfig, autocast, build_model, pick_device, resolve_amp, split_options,
                                  usable_workers, wants_determinism)
 from .runs import (CHECKPOINT_FORMAT, RECORDS, check_resume, check_run_folder, claim_run_folder,
@@ -88,7 +89,8 @@ def make_schedule(optimizer, cfg, steps_per_epoch):
 # %% ../nbs/13_train.ipynb #11bbec0f
 @torch.no_grad()
 def evaluate(model, loader, device='cpu', progress=False, masks=None, records=None):
-    "Box metrics of `model` on `loader`'s batches; PxAP if `masks(ids)` gives masks; per-image records to `records`."
+    """Box metrics of `model` on `loader`'s batches; PxAP if `masks(ids)` gives (masks, ignore regions or `None`);
+    per-image records to `records`."""
     model.eval()
     ev, mask_ev = BoxEvaluator(per_image=records is not None), MaskEvaluator() if masks is not None else None
     for images, labels, boxes, ids in progress_bar(loader, desc='evaluate', leave=False, disable=not progress):
@@ -99,20 +101,16 @@ def evaluate(model, loader, device='cpu', progress=False, masks=None, records=No
             raise FloatingPointError(f"the model's logits are not finite on {bad} of {len(logits)} images: the "
                                      "training diverged (a learning rate too large?)")
         ev.accumulate(cams.cpu(), boxes, labels, logits.float().cpu())
-        if mask_ev is not None: mask_ev.accumulate(cams.cpu(), masks(ids))
+        if mask_ev is not None: mask_ev.accumulate(cams.cpu(), *masks(ids))
     result = ev.compute()
     if mask_ev is not None: result['pxap'] = mask_ev.compute()['pxap']
     if records is not None: save_records(records, ev.per_image_records())
     return result
 
-def mask_reader(cfg):
-    "A function from a batch's image ids to its masks `(n, s, s)` at `cfg.eval_size`; `None` if the data has no masks."
-    return (lambda ids: load_masks(cfg.data, ids, cfg.eval_size)) if has_masks(cfg.data) else None
-
 def score(model, cfg, loader, device='cpu', records=None):
     """The one way a run is scored (`val` each epoch, the final split, `evaluate` on a checkpoint): box metrics, and
     PxAP wherever the data has masks."""
-    return evaluate(model, loader, device, masks=mask_reader(cfg), records=records)
+    return evaluate(model, loader, device, masks=mask_reader(cfg.data, cfg.eval_size), records=records)
 
 # %% ../nbs/13_train.ipynb #11dc5f33
 def setup_distributed(device):

@@ -148,7 +148,7 @@ def tuned_runs(name=TUNED, methods=None):
 # %% ../nbs/17b_tune.ipynb #d2f43b8f
 class DemoCommand:
     "`dfm-tutorial demo`: `demo` from the command line (an entry point of `cli`)."
-    help = 'every method on the toy set (CAM, ADL, DFM, HaS, ACoL), one run per method and seed'
+    help = 'every registered method on the toy set (or those of --tuned), one run per method and seed'
 
     @staticmethod
     def add_arguments(p):
@@ -157,7 +157,8 @@ class DemoCommand:
         p.add_argument('--config', default='toy', help='the config every run starts from (default: %(default)s)')
         p.add_argument('--seeds', type=int, nargs='+', default=[0])
         p.add_argument('--epochs', type=int, default=None, help="default: the toy config's")
-        p.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+        p.add_argument('--methods', nargs='+', default=None, choices=list(METHODS),
+                       help="default: every registered method, or with --tuned every method its file has")
         p.add_argument('--overwrite', action='store_true', help='retrain runs in --out made with other settings')
         p.add_argument('--tuned', nargs='?', const=TUNED, default=None, metavar='FILE',
                        help=f'train each method at its tuned settings (default file: configs/recipes/{TUNED}.toml)')

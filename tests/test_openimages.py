@@ -1,5 +1,6 @@
 """OpenImages30k (lesson 11b): prepared from a generated fixture in wsolevaluation's layout, read back, trained on for
-one epoch with PxAP; a killed preparation resumed; bad sources refused with their message."""
+one epoch with PxAP (its ignore regions left out); a killed preparation resumed; bad sources refused with their
+message."""
 import json, shutil
 import numpy as np
 import pytest
@@ -69,6 +70,13 @@ def test_a_tiny_training_run_reports_pxap(prepared, tmp_path):
     row = json.loads((tmp_path / 'run' / 'metrics.jsonl').read_text().splitlines()[-1])
     assert row['val_n_images'] == 6 and 0 <= row['val_pxap'] <= 100
     assert json.loads((tmp_path / 'run' / 'final.json').read_text())['result']['pxap'] == result['pxap']
+    from dfm_tutorial.runs import load_checkpoint, model_from_checkpoint
+    from dfm_tutorial.train import eval_loader, evaluate
+    model = model_from_checkpoint(load_checkpoint(tmp_path / 'run' / 'last.pt'))[0]
+    every_pixel = lambda ids: (load_masks(prepared, ids, cfg.eval_size), None)
+    plain = evaluate(model, eval_loader(cfg), masks=every_pixel)
+    assert plain['max_box_acc_v2'] == result['max_box_acc_v2'] and plain['pxap'] != result['pxap'], \
+        "the run's PxAP leaves the ignore regions out, as wsolevaluation's does"
 
 
 def test_a_killed_preparation_resumes(toy, prepared, tmp_path, monkeypatch):

@@ -131,3 +131,16 @@ def test_a_finished_backbone_is_returned_while_another_process_holds_the_lock(tm
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == str(built)
     assert 'waiting' not in done.stdout + done.stderr                    # FolderLock says it waits on stdout
+
+
+def test_demo_tuned_trains_the_methods_its_file_has(tmp_path, monkeypatch):
+    "With --tuned and no --methods, demo trains every method the tuned file has, however many more are registered."
+    import dfm_tutorial.tune as tune
+    from dfm_tutorial.models import METHODS
+    tuned = tmp_path / 'tuned.toml'
+    tuned.write_text('[cam]\nlr = 0.01\n\n[dfm]\nlr = 0.02\n')
+    seen = {}
+    monkeypatch.setattr(tune, 'demo', lambda *args, **kw: seen.update(methods=args[2], runs=kw['runs']))
+    assert in_process('demo', '--tuned', tuned) is None
+    assert seen['methods'] is None and list(seen['runs']) == ['cam', 'dfm'] and len(METHODS) > 2
+    assert seen['runs']['dfm'] == {'method': 'dfm', 'lr': 0.02}
