@@ -16,14 +16,6 @@ def toy(tmp_path_factory):
     )
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_determinism():
-    "Training turns on torch's deterministic mode for the process: leave it as it was for the tests that follow."
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-
-
 def tiny_run(toy, out, **over):
     "One epoch of the toy CNN on `toy` (3 batches of 16), val never scored, test scored once: `(result, weights)`."
     settings = dict(data=str(toy), num_classes=3, method='cutmix', epochs=1, batch_size=16, workers=0, eval_every=0,

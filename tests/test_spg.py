@@ -5,25 +5,9 @@ import pytest
 import torch
 
 from dfm_tutorial.spg import SPGModel
-from dfm_tutorial.toy import make_toy_dataset
 from dfm_tutorial.config import TrainConfig
 from dfm_tutorial.runs import load_checkpoint, model_from_checkpoint
 from dfm_tutorial.train import train
-
-
-@pytest.fixture(scope='module')
-def toy(tmp_path_factory):
-    return make_toy_dataset(
-        tmp_path_factory.mktemp('toy') / 'toy', num_classes=3, train_per_class=32, test_per_class=8, progress=False
-    )
-
-
-@pytest.fixture(autouse=True)
-def keep_torch_determinism():
-    "Training turns on torch's deterministic mode for the process: leave it as it was for the tests that follow."
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def tiny(toy, out, **more):

@@ -9,25 +9,10 @@ from fixtures import in_process
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
 
 
-@pytest.fixture(scope='module')
-def toy(tmp_path_factory):
-    return make_toy_dataset(
-        tmp_path_factory.mktemp('toy') / 'toy', num_classes=3, train_per_class=32, test_per_class=8, progress=False
-    )
-
-
 def cli(*args, **kw):
     return subprocess.run(
         [sys.executable, '-m', 'dfm_tutorial', *map(str, args)], capture_output=True, text=True, env=ENV, **kw
     )
-
-
-@pytest.fixture(autouse=True)
-def keep_torch_determinism():
-    "Training turns on torch's deterministic mode for the process: leave it as it was for the tests that follow."
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def run_args(toy, out, *more):

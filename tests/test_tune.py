@@ -16,13 +16,6 @@ def toy(tmp_path):
     return make_toy_dataset(tmp_path / 'data' / 'toy', **SMOKE_TOY, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_determinism():
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-
-
 def test_toy_pretrained_is_built_beside_the_data_on_first_use(toy, tmp_path, monkeypatch):
     "`weights = \"toy-pretrained\"`: pretrained under data/toy_pretrain, its path in the run's config, fc alone new."
     monkeypatch.setenv('DFM_SMOKE', '1')
