@@ -12,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .core import check_range
+from .core import check_int, check_range
 from .cam import normalize_cams, upsample_cams
 from .models import WSOLModel, register_method
 
@@ -40,8 +40,7 @@ class ACoLModel(WSOLModel):
                  smooth:bool=True):    # 3 × 3 average of the feature map before the heads, as wsolevaluation's VGG ACoL
         super().__init__(features, channels, num_classes, arch=arch, method='acol', classifier=False)   # heads classify
         self.threshold = check_range('threshold', threshold, 0, 1, low_open=True)
-        width = (1024 if channels >= 512 else channels) if width is None else width
-        if not isinstance(width, int) or width < 1: raise ValueError(f"width must be a positive integer, got {width!r}")
+        width = check_int('width', (1024 if channels >= 512 else channels) if width is None else width)
         self.smooth = smooth
         self.head_a, self.head_b = acol_head(channels, width, num_classes), acol_head(channels, width, num_classes)
         self.new = tuple(p for p in new if p not in ('head', 'fc')) + ('head_a', 'head_b')

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 import torchvision
-from .core import check_choice
+from .core import check_choice, check_int
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% ../nbs/12_backbones.ipynb #d8da0dd7
@@ -101,7 +101,7 @@ def toy_features(width=TOY_WIDTH, stride=4):
     """The toy backbone: four conv–BN–ReLU blocks, the first log2(`stride`) ending in a 2 × 2 max-pool; `4 * width`
     channels."""
     check_choice('toy stride', stride, TOY_STRIDES)
-    if not isinstance(width, int) or width < 1: raise ValueError(f"toy width must be a positive integer, got {width!r}")
+    width = check_int('toy width', width)
     w, pools = [width, 2 * width, 4 * width, 4 * width], TOY_STRIDES.index(stride) + 1
     blocks = [
         (f'block{i + 1}', _conv_block(cin, cout, i < pools)) for i, (cin, cout) in enumerate(zip([3] + w[:-1], w))

@@ -9,7 +9,7 @@ __all__ = ['AMP_CHOICES', 'NAMED_WEIGHTS', 'BF16_CAPABILITY', 'VAL_SEED', 'Train
            'resolve_amp', 'autocast', 'wants_determinism', 'usable_workers', 'split_options']
 
 # %% ../nbs/13_config.ipynb #6544c9c3
-import dataclasses, math, os, re
+import dataclasses, os, re
 from dataclasses import dataclass, field
 from pathlib import Path
 from fastcore.basics import patch
@@ -110,8 +110,7 @@ def check_types(self:TrainConfig):
               bool: isinstance(value, bool), str: isinstance(value, str), dict: isinstance(value, dict),
               list: isinstance(value, (list, tuple))}.get(kind, True)
         if not ok: raise ValueError(f"{f.name} must be {_KINDS[kind]}, got {value!r}")
-        if kind is float and not math.isfinite(value):
-            raise ValueError(f"{f.name} must be a finite number, got {value}")
+        if kind is float: check_range(f.name, value)                        # finite: nan and inf stop here
     return self
 
 # %% ../nbs/13_config.ipynb #d071ec32

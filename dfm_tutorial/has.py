@@ -9,14 +9,13 @@ __all__ = ['check_has_options', 'hide_patches', 'HaSModel']
 
 # %% ../nbs/15_has.ipynb #72b7479d
 import torch
-from .core import check_range
+from .core import check_int, check_range
 from .models import WSOLModel, register_method
 
 # %% ../nbs/15_has.ipynb #deb76b6b
 def check_has_options(grid_size, drop_rate):
-    "Raise a `ValueError` unless `grid_size` is a positive integer and `drop_rate` in [0, 1]."
-    if isinstance(grid_size, bool) or not isinstance(grid_size, int) or grid_size < 1:
-        raise ValueError(f"grid_size must be a positive integer (the cell side in pixels), got {grid_size!r}")
+    "Raise a `ValueError` unless `grid_size` (the cell side, pixels) is a positive integer and `drop_rate` in [0, 1]."
+    check_int('grid_size', grid_size)
     check_range('drop_rate', drop_rate, 0, 1)
 
 def hide_patches(x, grid_size=4, drop_rate=0.5, generator=None):

@@ -11,7 +11,7 @@ __all__ = ['WSOL_THRESHOLDS', 'WSOL_IOU_THRESHOLDS', 'LOC_IOU_THRESHOLD', 'PAPER
 # %% ../nbs/08_metrics.ipynb #b865454d
 import numpy as np
 from fastcore.basics import patch
-from .core import check_range, check_choice
+from .core import check_choice, check_int, check_range
 from .boxes import CAM_CURVE_INTERVAL, as_numpy, check_maps, check_thresholds
 from .batch_boxes import box_ious
 
@@ -46,11 +46,6 @@ def _check_ious(iou_thresholds):
     if len(set(ious)) < len(ious): raise ValueError(f"iou_thresholds must be distinct, got {list(ious)}")
     return [int(d) for d in ious]
 
-def _check_whole(name, value, low):
-    "`value` as an int >= `low`, or a `ValueError` naming `name`: 2.5 is refused, not truncated."
-    if check_range(name, value, low) != int(value): raise ValueError(f"{name} must be a whole number, got {value}")
-    return int(value)
-
 def _check_flag(name, value):
     "`value` as a bool, or a `ValueError` naming `name`: the string 'False' would otherwise count as true."
     if not isinstance(value, (bool, np.bool_)): raise ValueError(f"{name} must be True or False, got {value!r}")
@@ -73,7 +68,7 @@ class BoxEvaluator:
         self.fixed = check_range('fixed_threshold', fixed_threshold, 0, 1, high_open=True)
         self.v1 = _check_flag('max_box_acc_v1', max_box_acc_v1)
         self.cam_class = check_choice('cam_class', cam_class, ('gt', 'top1'))
-        self.topk, self.per_image = _check_whole('topk', topk, 1), _check_flag('per_image', per_image)
+        self.topk, self.per_image = check_int('topk', topk), _check_flag('per_image', per_image)
         self.reset()
 
     def reset(self):

@@ -18,7 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 from .adl import ADL
 from .backbones import BACKBONES, INSERTING_METHODS, TOY_WIDTH, input_stats
-from .core import check_choice
+from .core import check_choice, check_int
 from .cam import cams_from_features
 from .dfm import DFM, insert_after
 
@@ -140,8 +140,7 @@ def _check_arguments(arch, method, num_classes, positions, options):
     "Stop on a bad argument of `create_wsol_model`, saying what is allowed."
     check_choice('arch', arch, BACKBONES)
     check_choice('method', method, METHODS)
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    check_int('num_classes', num_classes)
     check_options(method, options)
     if METHODS[method].module is None and positions:
         inserting = [n for n, m in METHODS.items() if m.module is not None]

@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import WSOL_SIZE, write_text_atomic
+from .core import WSOL_SIZE, check_choice, write_text_atomic
 import torch
 from .boxes import require_cv2
 from .cam import normalize_cams
-from .metadata import SPLITS, MetadataError, WSOLMetadata, split_indices, text_lines
+from .metadata import SPLITS, MetadataError, WSOLMetadata, group_boxes, split_indices, text_lines
 
 # %% ../nbs/18_own_cams.ipynb #8c5ec8d7
 WSOL_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt', 'localization.txt')   # one split folder
@@ -100,9 +100,7 @@ def read_wsol_metadata(folder, images=None, split=None):
     if missing:
         raise FileNotFoundError(f"{folder} is not a wsolevaluation metadata folder: {', '.join(missing)} missing "
                                 f"(expected {', '.join(WSOL_FILES)})")
-    split = split or folder.name
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS} (the folder's name by default), got {split!r}")
+    split = check_choice('split', split or folder.name, SPLITS)               # by default the folder's name
     index, lines = _read_ids(folder)
     labels = _read_per_image(folder / 'class_labels.txt', index, '<image id>,<class label>', 'class label', 0)[:, 0]
     sizes = None
@@ -113,8 +111,7 @@ def read_wsol_metadata(folder, images=None, split=None):
     if masks is None and sizes is None and images is None:                     # boxes are scaled by the image sizes
         raise MetadataError(f"{listed} is missing (or empty) and no images folder was given: the image sizes come "
                             "from image_sizes.txt or from the images folder given with --images (images=)")
-    order = np.argsort(owner, kind='stable')                                   # group boxes by image, file order within
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(index)))])
+    order, offsets = group_boxes(owner, len(index))
     n_classes = int(labels.max(initial=-1)) + 1
     return WSOLMetadata(folder, list(index), labels, np.full(len(index), split == 'train'), boxes[order], offsets,
                         [str(k) for k in range(n_classes)], lines, sizes=sizes, masks=masks,

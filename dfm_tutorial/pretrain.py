@@ -12,7 +12,7 @@ __all__ = ['RECIPE', 'SMOKE_RECIPE', 'BACKBONE', 'RECIPES', 'TIGHT_BOX', 'read_t
 # %% ../nbs/17a_pretrain.ipynb #e7f188ae
 import json
 from pathlib import Path
-from .cli import CONFIGS, read_config
+from .cli import CONFIGS, find_config, read_config
 from .core import FolderLock
 from .cache import identity_hash
 from .experiments import smoke_mode
@@ -29,11 +29,7 @@ RECIPES = CONFIGS / 'recipes'      # TOML files of tables, not train configs: pr
 
 def read_tables(name):
     "The tables of a TOML file: `name` is a file path or the name of one in `configs/recipes/`."
-    path = Path(name) if Path(name).is_file() else RECIPES / f'{name}.toml'
-    if not path.is_file():
-        raise FileNotFoundError(f"no recipe {str(name)!r}: give a .toml path or one of "
-                                f"{sorted(p.stem for p in RECIPES.glob('*.toml'))}")
-    return read_config(path)
+    return read_config(find_config(name, folder=RECIPES, kind='recipe'))
 
 def read_recipe(recipe=RECIPE):
     "The `[shapes]` and `[train]` tables of a pretraining recipe (a name in `configs/recipes/` or a path), checked."

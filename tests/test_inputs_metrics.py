@@ -39,8 +39,8 @@ def test_fractional_iou_was_read_as_zero_percent():
 
 
 @pytest.mark.parametrize('kwargs,said', [
-    (dict(topk=2.5), "topk must be a whole number, got 2.5"),
-    (dict(topk=0), "topk must be in [1, inf), got 0"),
+    (dict(topk=2.5), "topk must be a positive integer, got 2.5"),
+    (dict(topk=0), "topk must be a positive integer, got 0"),
     (dict(max_box_acc_v1='False'), "max_box_acc_v1 must be True or False, got 'False'"),
     (dict(per_image=1), "per_image must be True or False, got 1"),
     (dict(cam_thresholds=[]), "thresholds must be a non-empty 1-D list"),
