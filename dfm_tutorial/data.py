@@ -7,7 +7,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/data.html.md"""
 # %% auto #0
 __all__ = ['logger', 'WIDE_GRAY', 'BOX_SLACK', 'IMAGENET_MEAN', 'IMAGENET_STD', 'BadImageError', 'as_rgb', 'load_rgb',
            'resize_image', 'eval_transform', 'box_rows', 'check_boxes_fit', 'WSOLDataset', 'pad_boxes', 'collate_items',
-           'gather_boxes', 'has_masks', 'load_masks', 'normalize_batch']
+           'gather_boxes', 'has_masks', 'read_mask', 'load_masks', 'normalize_batch']
 
 # %% ../nbs/10_data.ipynb #36fe5492
 import logging
@@ -172,15 +172,17 @@ def has_masks(root):
     "Whether the CUB-format dataset at `root` has a segmentation mask folder."
     return (Path(root) / SEGMENTATIONS).is_dir()
 
+def read_mask(path, size):
+    "The mask PNG at `path` as a boolean `(size, size)` array: nearest-neighbour resize, then > 127."
+    with Image.open(path) as im: return np.asarray(im.convert('L').resize((size, size), Image.NEAREST)) > 127
+
 def load_masks(root, image_paths, size):
-    "Boolean masks `(n, size, size)` of `image_paths` (relative to `images/`): nearest-neighbour resize, then > 127."
+    "Boolean masks `(n, size, size)` of `image_paths` (relative to `images/`), each read by `read_mask`."
     masks = []
     for p in image_paths:
         path = segmentation_path(root, p)
-        try:
-            with Image.open(path) as im: mask = im.convert('L').resize((size, size), Image.NEAREST)
+        try: masks.append(read_mask(path, size))
         except FileNotFoundError: raise FileNotFoundError(f"no mask for {p}: expected {path}") from None
-        masks.append(np.asarray(mask) > 127)
     return torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, size, size, dtype=torch.bool)
 
 # %% ../nbs/10_data.ipynb #e9562acb

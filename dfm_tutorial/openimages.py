@@ -18,7 +18,7 @@ from .core import FolderLock, progress_bar, write_text_atomic
 from .toy import draw_toy_birds, segmentation_path, staging_folder, write_cub_metadata
 from .toy import _mask_boxes                          # lesson 09's boxes of boolean masks
 from .metadata import MetadataError, read_cub_metadata, text_lines
-from .data import has_masks, load_masks
+from .data import has_masks, load_masks, read_mask
 
 # %% ../nbs/11b_openimages.ipynb #1c8e1d06
 def make_toy_openimages(root, num_classes=3, train_per_class=6, val_per_class=2, test_per_class=3, image_size=64,
@@ -125,13 +125,11 @@ def ignore_path(root, image_path):
     return Path(root) / IGNORE_MASKS / Path(image_path).with_suffix('.png')
 
 def load_ignore_masks(root, image_paths, size):
-    """Boolean ignore regions `(n, size, size)` of `image_paths`, read as `data.load_masks` reads masks (nearest,
-    then > 127); all False for an image without one."""
+    """Boolean ignore regions `(n, size, size)` of `image_paths`, each read as a mask (`data.read_mask`); all False for
+    an image without one."""
     out = torch.zeros(len(image_paths), size, size, dtype=torch.bool)
     for k, p in enumerate(image_paths):
-        if (path := ignore_path(root, p)).is_file():
-            with Image.open(path) as im: region = im.convert('L').resize((size, size), Image.NEAREST)
-            out[k] = torch.from_numpy(np.asarray(region) > 127)
+        if (path := ignore_path(root, p)).is_file(): out[k] = torch.from_numpy(read_mask(path, size))
     return out
 
 def mask_reader(root, size):

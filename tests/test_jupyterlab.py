@@ -115,6 +115,16 @@ def moved(page, image, keys, handle):
     return time.perf_counter() - start
 
 
+def slide(page, image, label, keys):
+    "Press `keys` on slider `label` once the explorer `image` is still; (its value before, after) the new figure."
+    handle = slider(page, label)[0]
+    settle(image, handle)
+    before = value(handle)
+    seconds = moved(page, image, keys, handle)
+    print(f"\n{label} {before:.2f} -> {value(handle):.2f}: new figure after {1000 * seconds:.0f} ms")
+    return before, value(handle)
+
+
 def run_all(page, lab, lesson):
     "Open `lesson`'s notebook (`lab` gives its URL) and run every cell; fails on a traceback in any of its outputs."
     page.goto(lab(lesson))
@@ -145,13 +155,9 @@ def test_explorers_in_jupyterlab(lab):
         page = browser.new_page(viewport={'width': 1500, 'height': 1000})
         run_all(page, lab, '40_explorer')
         dfm_image = page.locator(f'{SHOWN} img.widget-image').nth(0)
-        beta, beta_track = slider(page, 'β')
-        settle(dfm_image, beta)
-        before = value(beta)
-        # 0.95 -> 0.60: a few steps may drop no new position
-        seconds = moved(page, dfm_image, ['ArrowLeft'] * 35, beta)
-        print(f"\nβ {before:.2f} -> {value(beta):.2f}: new figure after {1000 * seconds:.0f} ms")
-        assert value(beta) < before
+        before, after = slide(page, dfm_image, 'β', ['ArrowLeft'] * 35)   # 0.95 -> 0.60: some steps may not move
+        assert after < before
+        beta_track = slider(page, 'β')[1]
 
         old = dfm_image.get_attribute('src')
         page.locator('button', has_text='+ channel').first.click()
@@ -166,12 +172,8 @@ def test_explorers_in_jupyterlab(lab):
 
         run_all(page, lab, '40a_cam_explorer')
         cam_image = page.locator(f'{SHOWN} img.widget-image').nth(0)
-        threshold, _ = slider(page, 'threshold t')
-        settle(cam_image, threshold)
-        before = value(threshold)
-        seconds = moved(page, cam_image, ['ArrowRight'] * 10, threshold)
-        print(f"threshold {before:.2f} -> {value(threshold):.2f}: new figure after {1000 * seconds:.0f} ms")
-        assert value(threshold) > before
+        before, after = slide(page, cam_image, 'threshold t', ['ArrowRight'] * 10)
+        assert after > before
 
         if shots:
             cam_image.scroll_into_view_if_needed()
