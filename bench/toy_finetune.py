@@ -21,6 +21,8 @@ class of which `--val-per-class 200` are held out: the runs train on 80 birds a 
     python bench/toy_finetune.py --val-data data/toy_bigval --val-per-class 200 --out out/finetune_bigval --confirm
     python bench/toy_finetune.py --val-data data/toy_bigval --val-per-class 200 --out out/finetune_short \
         --pretrain bench/pretrain_variants/short.toml --recipes ratio1 ratio1_6ep ratio1_8ep    # another backbone
+    python bench/toy_finetune.py --val-data data/toy_bigval --val-per-class 200 --out out/finetune_any_colour \
+        --pretrain bench/pretrain_variants/any_colour.toml --data data/toy --confirm --confirm-seeds 0 1 2 3 4
 """
 import argparse
 from pathlib import Path
