@@ -1,5 +1,6 @@
 __version__ = "0.0.1"
 
-# Methods of later lessons register themselves with `models.METHODS` when imported; importing them here makes
+# Methods of later lessons register themselves with `models.METHODS` (the few-shot baseline with
+# `experiments.REFERENCE_ROWS`) when imported; importing them here makes
 # the registry whole for every user of the package (lesson 12_models never imports them: imports point down the lessons).
-from . import inception, has, acol, cutmix, spg, pretrain, tune  # noqa: E402, F401
+from . import inception, has, acol, cutmix, spg, pretrain, tune, fewshot  # noqa: E402, F401

@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/fewshot.html.md"""
 
 # %% auto #0
 __all__ = ['SUPERVISION', 'FEWSHOT_ROW', 'CLASS_METRICS', 'box_mask', 'saliency_loss', 'SaliencyModel', 'fewshot_loaders',
-           'fewshot_epochs', 'train_saliency', 'fewshot_folder', 'fewshot_result', 'fewshot_model']
+           'fewshot_epochs', 'train_saliency', 'fewshot_folder', 'fewshot_result', 'fewshot_model', 'fewshot_rows']
 
 # %% ../nbs/17c_fewshot.ipynb #6e21b0f3
 import dataclasses, json, math
@@ -21,6 +21,7 @@ from .loader import EpochLoader
 from .backbones import input_stats
 from .config import (TrainConfig, build_model, pick_device, split_options, usable_workers,
                                  wants_determinism)
+from .experiments import REFERENCE_ROWS
 from .runs import finished_result, make_run_folder, run_name, save_atomic
 from .train import (eval_loader, image_source, make_optimizer, make_schedule, model_inputs, score,
                                 seed_everything)
@@ -143,7 +144,7 @@ def train_saliency(cfg, epochs=None, supervision='boxes', progress=False):
     return model.eval(), losses
 
 # %% ../nbs/17c_fewshot.ipynb #d8f2b6a4
-FEWSHOT_ROW = 'few-shot (val boxes)'               # its row in a results table, beside 'center baseline'
+FEWSHOT_ROW = 'few-shot (val boxes, {} a class)'     # its row in a results table, beside 'center baseline'
 CLASS_METRICS = ('top1_cls', 'top1_loc', 'top5_loc')   # need a classifier: not defined for a class-agnostic map
 
 def fewshot_folder(cfg, supervision='boxes'):
@@ -180,3 +181,10 @@ def fewshot_model(folder):
     model = SaliencyModel.from_config(cfg, weights=False)
     model.load_state_dict(torch.load(Path(folder) / 'saliency.pt', map_location='cpu', weights_only=True))
     return model.eval()
+
+# %% ../nbs/17c_fewshot.ipynb #fewrowx1
+def fewshot_rows(cfg):
+    "The few-shot row of a table of `cfg`'s runs: a model trained on their val split (in `experiments.REFERENCE_ROWS`)."
+    return {FEWSHOT_ROW.format(cfg.val_per_class): fewshot_result(cfg, progress=cfg.progress)}
+
+REFERENCE_ROWS.append(fewshot_rows)

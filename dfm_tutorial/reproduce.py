@@ -6,7 +6,8 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/cub.html.md"""
 
 # %% auto #0
 __all__ = ['SMOKE_OVERRIDES', 'SMOKE_ROWS', 'DRIVE_RUNS', 'LOCAL_CACHES', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE1_CUB',
-           'BACKBONES', 'TABLE3_ROWS', 'run_folders', 'drop_checkpoints', 'reproduction_runs', 'comparison_table']
+           'BACKBONES', 'TABLE3_ROWS', 'run_folders', 'drop_checkpoints', 'reproduction_runs', 'fewshot_references',
+           'comparison_table']
 
 # %% ../nbs/30_cub.ipynb #a696dced
 from .experiments import SMOKE_TRAIN
@@ -77,18 +78,39 @@ PAPER_TABLE1_CUB = {'cam': PAPER_TABLE3[('resnet50', 'cam')]['cub'],            
 BACKBONES = tuple(a for a, b in ALL_BACKBONES.items() if b.imagenet)   # the registry's ImageNet backbones
 TABLE3_ROWS = tuple((b, m) for b in BACKBONES for m in METHODS)     # every registered method on every backbone
 
+def _check_dataset(dataset):
+    if dataset not in ('cub', 'ilsvrc'): raise ValueError(f"dataset must be 'cub' or 'ilsvrc', got {dataset!r}")
+
 def reproduction_runs(dataset, rows=TABLE3_ROWS, **overrides):
     """`run_grid` runs for `rows` of (backbone, method) on `dataset` ('cub' or 'ilsvrc'), with the shipped configs and
     `overrides`."""
-    if dataset not in ('cub', 'ilsvrc'): raise ValueError(f"dataset must be 'cub' or 'ilsvrc', got {dataset!r}")
+    _check_dataset(dataset)
     if bad := [r for r in rows if r not in TABLE3_ROWS]:
         raise ValueError(f"unknown rows {bad}; rows are (backbone, method) from {TABLE3_ROWS}")
     return {f'{b}_{m}': {'config': f'{dataset}_{b}', 'method': m, **overrides} for b, m in rows}
 
+# %% ../nbs/30_cub.ipynb #fewshot30
+import dataclasses
+from .cli import make_config
+from .fewshot import fewshot_rows
+
+def fewshot_references(dataset, backbones, runs, progress=False, **overrides):
+    """`{backbone: {row name: metrics}}` of wsolevaluation's few-shot baseline (lesson 17c, `fewshot_rows`) on
+    `dataset` for each of `backbones`: the shipped config with `overrides`, its run folder in `runs` beside the runs."""
+    _check_dataset(dataset)
+    if bad := [b for b in backbones if b not in BACKBONES]:
+        raise ValueError(f"unknown backbones {bad}; backbones are {BACKBONES}")
+    refs = {}
+    for b in dict.fromkeys(backbones):                      # once a backbone, however many of its rows run
+        cfg = make_config(f'{dataset}_{b}', {**overrides, 'out': str(Path(runs) / '{name}')})
+        refs[b] = fewshot_rows(dataclasses.replace(cfg, progress=progress))
+    return refs
+
 # %% ../nbs/30_cub.ipynb #da2257dc
-def comparison_table(results, dataset, rows=TABLE3_ROWS):
+def comparison_table(results, dataset, rows=TABLE3_ROWS, references=None):
     """Markdown: our Top-1 Clas / Top-1 Loc / MaxBoxAccV2 (first seed) beside the paper's, 'not yet run' where a row has
-    no result."""
+    no result; then the rows of `references` (`{backbone: {row name: metrics}}`, from `fewshot_references`), their
+    Top-1 '–': a class-agnostic map has none."""
     paper = lambda r, i: f"{PAPER_TABLE3[r][dataset][i]:.2f}" if r in PAPER_TABLE3 else '–'
     lines = ['| backbone | method | Top-1 Clas | paper | Top-1 Loc | paper | MaxBoxAccV2 |',
              '|---|---|---:|---:|---:|---:|---:|']
@@ -96,4 +118,6 @@ def comparison_table(results, dataset, rows=TABLE3_ROWS):
         got = (results.get(f'{b}_{m}') or [None])[0]
         ours = [f"{got[k]:.2f}" for k in ('top1_cls', 'top1_loc', 'max_box_acc_v2')] if got else ['not yet run'] * 3
         lines.append(f"| {b} | {m} | {ours[0]} | {paper((b, m), 0)} | {ours[1]} | {paper((b, m), 1)} | {ours[2]} |")
+    for b, named in (references or {}).items():
+        lines += [f"| {b} | {name} | – | – | – | – | {got['max_box_acc_v2']:.2f} |" for name, got in named.items()]
     return '\n'.join(lines)
