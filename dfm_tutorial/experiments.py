@@ -90,11 +90,11 @@ def paired_intervals(out, labels, seeds=(0,), baseline='cam', metrics=COMPARED, 
     return {label: {k: paired_bootstrap(base, records(label), k, n_boot) for k in metrics}
             for label in labels if label != baseline}
 
-REFERENCE_ROWS = []   # functions cfg -> {row name: metrics}: reference rows of later lessons (17c: the few-shot model)
+REFERENCE_ROWS = {}   # name -> function cfg -> {row name: metrics}: later lessons' reference rows (17c: few-shot)
 
 def reference_results(cfg):
     """The center baseline (a centred Gaussian as every CAM), where there are masks the oracle (the mask as the CAM),
-    and the rows each function in `REFERENCE_ROWS` gives for `cfg`."""
+    and the rows each function of `REFERENCE_ROWS` gives for `cfg`."""
     loader = eval_loader(cfg)
     masks = mask_reader(cfg.data, cfg.eval_size)
     evaluators = {'center baseline': (BoxEvaluator(), MaskEvaluator())}
@@ -108,7 +108,7 @@ def reference_results(cfg):
             if truth is not None: mask_ev.accumulate(maps, truth, ignore)
     refs = {name: {**b.compute(), **({'pxap': m.compute()['pxap']} if masks is not None else {})}
             for name, (b, m) in evaluators.items()}
-    for rows in REFERENCE_ROWS: refs |= rows(cfg)
+    for rows in REFERENCE_ROWS.values(): refs |= rows(cfg)
     return refs
 
 # %% ../nbs/17_experiments.ipynb #rungris1

@@ -184,7 +184,9 @@ def fewshot_model(folder):
 
 # %% ../nbs/17c_fewshot.ipynb #fewrowx1
 def fewshot_rows(cfg):
-    "The few-shot row of a table of `cfg`'s runs: a model trained on their val split (in `experiments.REFERENCE_ROWS`)."
+    """The few-shot row of a table of `cfg`'s runs: a model trained on their val split (`experiments.REFERENCE_ROWS`);
+    none when the runs are scored on val, the images it trains on."""
+    if cfg.eval_split == 'val': return {}
     return {FEWSHOT_ROW.format(cfg.val_per_class): fewshot_result(cfg, progress=cfg.progress)}
 
-REFERENCE_ROWS.append(fewshot_rows)
+REFERENCE_ROWS['few-shot'] = fewshot_rows

@@ -96,7 +96,8 @@ def make_shapes_dataset(root, num_classes=PRETRAIN_CLASSES, train_per_class=PRET
     _check_scale('scale', scale)
     params = dict(kind='shapes', num_classes=num_classes, train_per_class=train_per_class,
                   test_per_class=test_per_class, image_size=list(size), seed=seed, clutter=clutter,
-                  scale=[float(v) for v in scale], colour=bool(colour), quality=quality, masks=SEGMENTATIONS)
+                  scale=[float(v) for v in scale], quality=quality, masks=SEGMENTATIONS,
+                  **({} if colour else {'colour': False}))    # colour's default unwritten: older sets still match
     classes = shape_classes(num_classes, colour=colour)
     names = [f"{j + 1:03d}.{shape_class_name(c)}" for j, c in enumerate(classes)]
     draw = lambda labels, rng: draw_toy_shapes(classes[labels], size, clutter, rng, scale)

@@ -71,3 +71,15 @@ def test_training_reads_the_val_images_and_no_test_image(toy, tmp_path, monkeypa
     val, test = ({meta.paths[i] for i in split_indices(meta, s, cfg.val_per_class, VAL_SEED)} for s in ('val', 'test'))
     assert set(loaded) == val and not set(loaded) & test
     assert len(loaded) == 2 * len(val) * (2 if supervision == 'masks' else 1)   # 2 epochs, a batch of all; the masks
+
+
+def test_every_results_table_gets_the_row_once_the_package_is_imported(toy, tmp_path):
+    """Importing dfm_tutorial registers the row (`experiments.REFERENCE_ROWS`), so `reference_results`, and every table
+    `demo` prints, adds it; runs scored on val get none (the model trains on val)."""
+    import dfm_tutorial  # noqa: F401
+    from dfm_tutorial.experiments import REFERENCE_ROWS, reference_results
+    assert REFERENCE_ROWS == {'few-shot': fewshot.fewshot_rows}
+    cfg = tiny_config(toy, tmp_path)
+    refs = reference_results(cfg)
+    assert refs[fewshot.FEWSHOT_ROW.format(2)] == fewshot.fewshot_result(cfg)      # the run it trained, read back
+    assert set(reference_results(dataclasses.replace(cfg, eval_split='val'))) == {'center baseline', 'oracle (mask)'}
