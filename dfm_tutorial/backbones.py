@@ -6,13 +6,14 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/backbones.html.md"""
 
 # %% auto #0
 __all__ = ['DROPPED', 'TOY_STRIDES', 'TOY_WIDTH', 'MOBILENETV1', 'BACKBONES', 'INSERTING_METHODS', 'RESNET_AT', 'VGG16_AT',
-           'MOBILENETV1_AT', 'TOY_AT', 'WeightsError', 'load_backbone_state', 'read_state_dict', 'toy_features',
-           'resnet_features', 'vgg16_features', 'mobilenetv1_features', 'Backbone', 'register_backbone', 'input_stats']
+           'MOBILENETV1_AT', 'TOY_AT', 'WeightsError', 'load_backbone_state', 'read_state_dict', 'torchvision_net',
+           'toy_features', 'resnet_features', 'vgg16_features', 'mobilenetv1_features', 'Backbone', 'register_backbone',
+           'input_stats']
 
 # %% ../nbs/12_backbones.ipynb #72b6aa36
 import functools
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import torch
@@ -59,7 +60,7 @@ def _is_file(weights):
     "Does `weights` name a state dict file (rather than a library's weights tag)?"
     return isinstance(weights, (str, Path)) and Path(weights).suffix in ('.pt', '.pth', '.bin', '.tar')
 
-def _torchvision_net(name, weights):
+def torchvision_net(name, weights):
     "A torchvision classification network, with `weights` applied and checked."
     net = torchvision.models.get_model(name, weights=None)
     if weights is None: return net
@@ -115,7 +116,7 @@ def _drop_stride(stage):
 def resnet_features(name='resnet50', weights=None, large_feature_map=False):
     """torchvision ResNet up to `layer4`, names kept, as wsolevaluation's `ResNetCam`: `layer4` at stride 1 (14 × 14 at
     224²)."""
-    net = _torchvision_net(name, weights)
+    net = torchvision_net(name, weights)
     _drop_stride(net.layer4)                                 # wsolevaluation builds layer4 with stride 1, always
     if large_feature_map: _drop_stride(net.layer3)           # ... and layer3 too with large_feature_map (28 × 28)
     parts = ('conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4')
@@ -123,7 +124,7 @@ def resnet_features(name='resnet50', weights=None, large_feature_map=False):
 
 def vgg16_features(weights=None):
     "torchvision VGG16's convolutions without the last max-pool (stride 16)."
-    return nn.Sequential(*list(_torchvision_net('vgg16', weights).features)[:-1])
+    return nn.Sequential(*list(torchvision_net('vgg16', weights).features)[:-1])
 
 # %% ../nbs/12_backbones.ipynb #96e4a7ed
 MOBILENETV1 = 'mobilenetv1_100'          # the timm model (and pretrained config) behind our 'mobilenetv1'
@@ -139,11 +140,11 @@ def mobilenetv1_features(weights=None, large_feature_map=False):
 class Backbone:
     "A backbone as `create_wsol_model` builds it (an entry of `BACKBONES`)."
     name: str
-    features: Callable        # (weights, large_feature_map, its `options`) -> (feature extractor, channels of its map)
+    features: Callable = field(repr=False)  # (weights, large_feature_map, its `options`) -> (extractor, map channels)
     new: tuple                # prefixes of the layers that start untrained: they train at lr × lr_ratio
     positions: dict           # {method: the default positions of the module it inserts}
-    head: Callable = None     # () -> fresh layers between the features and GAP (VGG16-GAP's conv6)
-    stats: Callable = None    # () -> (mean, std) its pretrained weights expect; None: ImageNet's
+    head: Callable = field(default=None, repr=False)    # () -> fresh layers between the features and GAP (conv6)
+    stats: Callable = field(default=None, repr=False)   # () -> (mean, std) its weights expect; None: ImageNet's
     imagenet: bool = True     # ImageNet weights exist for it: the CUB / ILSVRC reproductions use it
     options: tuple = ()       # create_wsol_model's keywords `features` takes (the toy's width and stride)
     scratch_new: tuple = None # `new` when it starts from random weights, where that differs (the toy: all of it)

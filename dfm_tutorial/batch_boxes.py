@@ -13,9 +13,9 @@ import torch
 import numba
 from numba import njit, prange
 from .core import NO_BOX
-from .boxes import (TOP_LEVEL, UINT8_LEVELS, _check_map_shape, _iou, as_numpy, box_iou, check_boxes,
+from .boxes import (TOP_LEVEL, UINT8_LEVELS, check_map_shape, corners_iou, as_numpy, box_iou, check_boxes,
                                 check_maps, check_thresholds, opencv_boxes, threshold_levels, to_uint8)
-from .sweep import _foreground_sweep, _hole_sweep, _order_by_value, _workspace, contour_boxes
+from .sweep import foreground_sweep, hole_sweep, order_by_value, sweep_workspace, contour_boxes
 
 # %% ../nbs/07b_batch_boxes.ipynb #mtb01cd
 def maps_to_boxes(maps, threshold, multi=False):
@@ -37,9 +37,9 @@ def maps_to_boxes(maps, threshold, multi=False):
 # %% ../nbs/07b_batch_boxes.ipynb #770197fb
 @njit(cache=True)
 def _best_iou(x0, y0, x1, y1, gt):
-    "Largest IoU of one box with any row of `gt` `(m, 4)`: `_iou`, the formula `box_iou` uses."
+    "Largest IoU of one box with any row of `gt` `(m, 4)`: `corners_iou`, the formula `box_iou` uses."
     best = 0.0
-    for k in range(gt.shape[0]): best = max(best, _iou(x0, y0, x1, y1, gt[k]))
+    for k in range(gt.shape[0]): best = max(best, corners_iou(x0, y0, x1, y1, gt[k]))
     return best
 
 @njit(cache=True)
@@ -48,12 +48,12 @@ def _score_map(u, thresholds, g, single_at, ws, multi_iou, single_iou):
     levels = (thresholds * u.max()).astype(np.int64)
     want = np.zeros(UINT8_LEVELS, np.bool_)
     want[levels] = True
-    order, starts = _order_by_value(u.ravel())
+    order, starts = order_by_value(u.ravel())
     area_floor = TOP_LEVEL                               # the lowest level that needs the largest contour
     for t in range(thresholds.size):
         if single_at[t]: area_floor = min(area_floor, levels[t])
-    fg, largest, contested = _foreground_sweep(u, order, starts, want, area_floor, ws)
-    holes, nholes = _hole_sweep(u, order, starts, want, ws)
+    fg, largest, contested = foreground_sweep(u, order, starts, want, area_floor, ws)
+    holes, nholes = hole_sweep(u, order, starts, want, ws)
     best = np.full(UINT8_LEVELS, -1.0)
     for boxes in (fg, holes):
         for k in range(boxes.shape[0]):
@@ -78,7 +78,7 @@ def _batch_ious(maps, scale, thresholds, gt, offsets, single_at, nchunks):
     single_iou = np.full((n, thresholds.size), np.nan)
     bad = np.zeros(n, np.bool_)
     for c in prange(nchunks):                            # one chunk per thread: allocate once, reuse map after map
-        ws = _workspace(h, w)
+        ws = sweep_workspace(h, w)
         u = np.empty((h, w), np.uint8)
         flat = u.ravel()
         for i in range(c * n // nchunks, (c + 1) * n // nchunks):
@@ -117,7 +117,7 @@ def stack_boxes(gt_boxes, n):
 def _float_maps(maps, name='maps'):
     "Maps as a C-contiguous float32/float64 numpy batch `(n, h, w)`, without a pass over the values."
     maps = as_numpy(maps)
-    _check_map_shape(maps, name)
+    check_map_shape(maps, name)
     if maps.ndim == 2: maps = maps[None]
     return np.ascontiguousarray(maps if maps.dtype in (np.float32, np.float64) else maps.astype(np.float32))
 

@@ -6,7 +6,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/download.html.md"""
 
 # %% auto #0
 __all__ = ['USER_AGENT', 'TRANSIENT', 'MAX_EXTRACT_BYTES', 'ChecksumError', 'md5_file', 'download', 'UnsafeArchiveError',
-           'safe_extract']
+           'member_filter', 'remove_path', 'safe_extract']
 
 # %% ../nbs/11_download.ipynb #b46f6712
 import hashlib, http.client, os, re, shutil, tarfile, time, zlib
@@ -128,7 +128,7 @@ def download(url, dest, md5=None, retries=5, timeout=60, chunk_size=1 << 20, bac
 class UnsafeArchiveError(RuntimeError):
     "An archive with a member that would be written outside the destination folder."
 
-def _member_filter(archive):
+def member_filter(archive):
     "A `tarfile` extraction filter: our absolute-path and `..` checks, then Python's `data` filter."
     if not hasattr(tarfile, 'data_filter'):
         raise RuntimeError("safe extraction needs tarfile extraction filters: Python 3.10.12+, 3.11.4+ or 3.12+")
@@ -145,7 +145,7 @@ def _member_filter(archive):
 
 MAX_EXTRACT_BYTES = 512 * 2 ** 30      # what safe_extract writes at most: ILSVRC-2012 is about 150 GB, a bomb is more
 
-def _remove(path):
+def remove_path(path):
     "Delete `path`, a folder or a file, if it is there."
     if path.is_dir() and not path.is_symlink(): shutil.rmtree(path, ignore_errors=True)
     else: path.unlink(missing_ok=True)
@@ -157,8 +157,8 @@ def safe_extract(archive, dest, progress=True, max_bytes=MAX_EXTRACT_BYTES):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     staging = dest / f".extracting-{Path(archive).name}"
-    _remove(staging)
-    check, total = _member_filter(archive), 0
+    remove_path(staging)
+    check, total = member_filter(archive), 0
     try:
         with tarfile.open(archive, 'r|*') as tar:                               # streamed: one pass over a .tgz
             for member in progress_bar(
@@ -176,5 +176,5 @@ def safe_extract(archive, dest, progress=True, max_bytes=MAX_EXTRACT_BYTES):
     except (tarfile.ReadError, tarfile.StreamError, EOFError, zlib.error) as e:
         raise ValueError(f"{archive} is damaged or truncated ({type(e).__name__}: {e}): download it again") from None
     finally:
-        _remove(staging)
+        remove_path(staging)
     return dest

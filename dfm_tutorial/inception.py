@@ -14,7 +14,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .backbones import _torchvision_net, register_backbone
+from .backbones import torchvision_net, register_backbone
 
 # %% ../nbs/12a_inception.ipynb #965fafcc
 class _StrideOneInceptionB(nn.Module):
@@ -39,7 +39,7 @@ def inception_features(weights=None, large_feature_map=False):
     14 × 14 at 224² (28 × 28 with `large_feature_map`)."""
     with warnings.catch_warnings():                      # torchvision's notice about its default init (weights=None)
         warnings.filterwarnings('ignore', 'The default weight initialization of inception_v3', FutureWarning)
-        net = _torchvision_net('inception_v3', weights)  # the whole network, AuxLogits too: every key checked
+        net = torchvision_net('inception_v3', weights)  # the whole network, AuxLogits too: every key checked
     net.Conv2d_1a_3x3.conv.padding = (1, 1)
     for pool in (net.maxpool1, net.maxpool2): pool.padding, pool.ceil_mode = 1, True
     maxpool3 = nn.Identity() if large_feature_map else nn.MaxPool2d(3, stride=2, ceil_mode=True)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from .core import NO_BOX
 from .data import check_boxes_fit, gather_boxes
-from .cache import _decode, prefetch
+from .cache import decode_item, prefetch
 
 # %% ../nbs/10b_loader.ipynb #68a14a1b
 def crop_flip(images, boxes, crop, tops, lefts, flips):
@@ -102,7 +102,7 @@ class PILSource:
 
     def batch(self, positions):
         "As `ImageCache.batch`; an image left out by `on_bad_image='skip'` is left out of the batch."
-        decoded = [(k, _decode(self.ds, self.size, k)) for k in positions]      # files: one decoder call each
+        decoded = [(k, decode_item(self.ds, self.size, k)) for k in positions]      # files: one decoder call each
         kept = [(k, im, wh) for k, (im, wh) in decoded if im is not None]
         if not kept: return None
         ks, images, sizes = zip(*kept)

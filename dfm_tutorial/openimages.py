@@ -15,8 +15,7 @@ import numpy as np
 from PIL import Image
 import torch
 from .core import FolderLock, progress_bar, write_text_atomic
-from .toy import draw_toy_birds, segmentation_path, staging_folder, write_cub_metadata
-from .toy import _mask_boxes                          # lesson 09's boxes of boolean masks
+from .toy import draw_toy_birds, mask_boxes, segmentation_path, staging_folder, write_cub_metadata
 from .metadata import MetadataError, read_cub_metadata, text_lines
 from .data import has_masks, load_masks, read_mask
 
@@ -114,7 +113,7 @@ def _image_masks(source, image_id, mask_paths, ignore):
     with Image.open(source / image_id) as im: size = im.size              # the header only
     instances = np.stack([_read_png(source / p, size) for p in mask_paths])   # (k, h, w)
     if not instances.any(): raise ValueError(f"the masks of {image_id} are all empty: {', '.join(mask_paths)}")
-    boxes = _mask_boxes(instances[instances.any((1, 2))])
+    boxes = mask_boxes(instances[instances.any((1, 2))])
     return boxes, instances.any(0), _read_png(source / ignore, size) if ignore else None
 
 # %% ../nbs/11b_openimages.ipynb #d8e8748b

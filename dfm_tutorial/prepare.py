@@ -14,8 +14,7 @@ import numpy as np
 from .core import progress_bar, write_text_atomic
 from .toy import write_cub_metadata
 from .metadata import read_cub_metadata
-from .download import ChecksumError, download, md5_file, safe_extract
-from .download import _member_filter, _remove          # lesson 11's member check and clean-up
+from .download import ChecksumError, download, md5_file, member_filter, remove_path, safe_extract
 
 # %% ../nbs/11a_prepare.ipynb #da50e8bf
 CUB_URL = 'https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz'
@@ -36,7 +35,7 @@ def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
             f"Download it again (prepare_cub without archive=), or pass md5=None if you trust this file"
         )
     staging = root / '.preparing-cub'                                         # nothing lands in root until it is CUB
-    _remove(staging)
+    remove_path(staging)
     try:
         safe_extract(archive, staging, progress=progress)
         try: meta = read_cub_metadata(staging / out.name)
@@ -46,7 +45,7 @@ def prepare_cub(root, archive=None, url=CUB_URL, md5=CUB_MD5, progress=True):
             raise FileExistsError(f"{root / taken[0].name} already exists; move it away to prepare CUB-200-2011 here")
         for child in staging.iterdir(): child.replace(root / child.name)
     finally:
-        _remove(staging)
+        remove_path(staging)
     write_text_atomic(out / '.prepared', f"{len(meta)} images, {len(meta.class_names)} classes, from {archive}\n")
     return out
 
@@ -95,7 +94,7 @@ def _place_images(source, target, progress, per_class_tars=False):
         tmp = safe_extract(source, target.with_name(target.name + '.tmp'), progress=progress)
         tmp.replace(target)
         return
-    check = _member_filter(source)
+    check = member_filter(source)
     with tarfile.open(source, 'r|*') as outer:
         for m in progress_bar(outer, desc=f'extracting {source.name}', unit=' classes', disable=not progress):
             folder = target / Path(m.name).name.split('.')[0]
@@ -143,7 +142,7 @@ def _official_sources(dest, train, val, devkit, val_boxes, train_boxes, progress
             f"val_boxes; missing: {', '.join(missing)} (or pass kaggle=)"
         )
     from torchvision.datasets.imagenet import parse_devkit_archive, load_meta_file
-    check = _member_filter(devkit)
+    check = member_filter(devkit)
     with tarfile.open(devkit, 'r|*') as tar:
         for m in tar: check(m, str(dest))                   # refuse an unsafe devkit before torchvision extracts it
     parse_devkit_archive(str(dest), str(Path(devkit).resolve()))   # verifies the official MD5, writes dest/meta.bin

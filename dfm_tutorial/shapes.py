@@ -10,8 +10,8 @@ __all__ = ['SHAPES', 'TEXTURES', 'SHAPE_COLOURS', 'SHAPE_SCALE', 'ANY_HUE', 'PRE
 
 # %% ../nbs/09a_shapes.ipynb #2c64b69b
 import numpy as np
-from .toy import IMAGE_SIZE, SEGMENTATIONS, draw_background
-from .toy import _check_counts, _check_scale, _mask_boxes, _write_toy     # lesson 09's checks and writer
+from .toy import (IMAGE_SIZE, SEGMENTATIONS, check_scale, check_toy_counts, draw_background, mask_boxes,
+                              write_toy_set)    # lesson 09's background, checks and writer
 
 # %% ../nbs/09a_shapes.ipynb #f47df472
 SHAPES = ('disc', 'square', 'triangle', 'diamond', 'ring')
@@ -66,7 +66,7 @@ def draw_toy_shapes(classes, size=(IMAGE_SIZE, IMAGE_SIZE), clutter=4, rng=None,
     rng = np.random.default_rng(rng)
     classes = np.asarray(classes).reshape(-1, 3)
     (w, h), n, s = size, len(classes), min(size)
-    lo, hi = _check_scale('scale', scale)
+    lo, hi = check_scale('scale', scale)
     img, x, y, u = draw_background(rng, n, size, clutter)
     r, theta = u(lo, hi) * s, u(0, 2 * np.pi)
     cx, cy = u(0, 1) * (w - 2 * r) + r, u(0, 1) * (h - 2 * r) + r                # the whole object inside the image
@@ -80,7 +80,7 @@ def draw_toy_shapes(classes, size=(IMAGE_SIZE, IMAGE_SIZE), clutter=4, rng=None,
     colour = hue_rgb(hue / SHAPE_COLOURS % 1) * u(.85, 1.15)[:, None]
     shade = _textures(classes[:, 2], dx, dy, r, rng)[..., None] * colour[:, None, None]
     img = np.where(mask[..., None], shade, img)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), _mask_boxes(mask), mask
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), mask_boxes(mask), mask
 
 # %% ../nbs/09a_shapes.ipynb #e2f5edf8
 PRETRAIN_CLASSES, PRETRAIN_TRAIN, PRETRAIN_TEST = 32, 125, 25
@@ -92,8 +92,8 @@ def make_shapes_dataset(root, num_classes=PRETRAIN_CLASSES, train_per_class=PRET
     CUB-200-2011 format; returns `root`."""
     most = len(SHAPES) * (SHAPE_COLOURS if colour else 1) * len(TEXTURES)
     why = 'one (shape, colour, texture) triple each' if colour else 'one (shape, texture) pair each'
-    size = _check_counts(num_classes, most, train_per_class, test_per_class, image_size, clutter, why)
-    _check_scale('scale', scale)
+    size = check_toy_counts(num_classes, most, train_per_class, test_per_class, image_size, clutter, why)
+    check_scale('scale', scale)
     params = dict(kind='shapes', num_classes=num_classes, train_per_class=train_per_class,
                   test_per_class=test_per_class, image_size=list(size), seed=seed, clutter=clutter,
                   scale=[float(v) for v in scale], quality=quality, masks=SEGMENTATIONS,
@@ -101,4 +101,4 @@ def make_shapes_dataset(root, num_classes=PRETRAIN_CLASSES, train_per_class=PRET
     classes = shape_classes(num_classes, colour=colour)
     names = [f"{j + 1:03d}.{shape_class_name(c)}" for j, c in enumerate(classes)]
     draw = lambda labels, rng: draw_toy_shapes(classes[labels], size, clutter, rng, scale)
-    return _write_toy(root, params, names, draw, chunk, progress, 'toy shapes')
+    return write_toy_set(root, params, names, draw, chunk, progress, 'toy shapes')

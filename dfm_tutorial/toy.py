@@ -6,8 +6,9 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/toy.html.md"""
 
 # %% auto #0
 __all__ = ['CUB_FILES', 'HEAD_COLOURS', 'IMAGE_SIZE', 'MIN_IMAGE_SIZE', 'BIRD_SCALE', 'HEAD_SCALE', 'TRAIN_PER_CLASS',
-           'TEST_PER_CLASS', 'SEGMENTATIONS', 'TOY_STYLE', 'write_cub_metadata', 'draw_background', 'draw_toy_birds',
-           'segmentation_path', 'staging_folder', 'make_toy_dataset', 'fresh_birds', 'save_toy_samples']
+           'TEST_PER_CLASS', 'SEGMENTATIONS', 'TOY_STYLE', 'write_cub_metadata', 'mask_boxes', 'check_scale',
+           'draw_background', 'draw_toy_birds', 'segmentation_path', 'check_toy_counts', 'staging_folder',
+           'write_toy_set', 'make_toy_dataset', 'fresh_birds', 'save_toy_samples']
 
 # %% ../nbs/09_toy.ipynb #2cb76cef
 import json, os, shutil
@@ -62,7 +63,7 @@ def _stripes(x, y, phi, period):
     t = x * np.cos(phi)[..., None, None] + y * np.sin(phi)[..., None, None]
     return np.cos(2 * np.pi * t / period[..., None, None]) > 0
 
-def _mask_boxes(masks):
+def mask_boxes(masks):
     "Bounding boxes `(n, 4)` `(x, y, w, h)` of boolean masks `(n, h, w)`, `x + w` one past the last pixel."
     cols, rows = masks.any(1), masks.any(2)
     x0, y0 = cols.argmax(1), rows.argmax(1)
@@ -76,7 +77,7 @@ BIRD_SCALE = (0.28, 0.36)     # body half-axis, fraction of the side: the bird s
 HEAD_SCALE = (0.06, 0.08)     # head radius, same unit: the head's box is a small part of the object's
 TRAIN_PER_CLASS, TEST_PER_CLASS = 80, 200    # 1,000 test birds: one image is 0.1 point of accuracy
 
-def _check_scale(name, scale):
+def check_scale(name, scale):
     "`scale` as a checked `(low, high)` fraction of the image side."
     lo, hi = (float(v) for v in scale)
     if not 0 < lo <= hi < 0.5:
@@ -113,7 +114,7 @@ def draw_toy_birds(labels, size=(IMAGE_SIZE, IMAGE_SIZE), num_classes=5, clutter
     rng = np.random.default_rng(rng)
     labels = np.asarray(labels)
     (w, h), n, s = size, len(labels), min(size)
-    bird_scale, head_scale = _check_scale('bird_scale', bird_scale), _check_scale('head_scale', head_scale)
+    bird_scale, head_scale = check_scale('bird_scale', bird_scale), check_scale('head_scale', head_scale)
     if bird_scale[1] + 1.4 * head_scale[1] >= 0.5:                      # body tip + head must fit in half a side
         raise ValueError(f"bird_scale {bird_scale} with head_scale {head_scale} does not fit the image: "
                          "need bird_scale high + 1.4 * head_scale high < 0.5")
@@ -138,7 +139,7 @@ def draw_toy_birds(labels, size=(IMAGE_SIZE, IMAGE_SIZE), num_classes=5, clutter
     )
     img = np.where(head[..., None], head_colour[:, None, None], img)
     images = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-    return images, _mask_boxes(body | head), dict(head_boxes=_mask_boxes(head), phi=phi, body=body, head=head)
+    return images, mask_boxes(body | head), dict(head_boxes=mask_boxes(head), phi=phi, body=body, head=head)
 
 # %% ../nbs/09_toy.ipynb #960b54b3
 SEGMENTATIONS = 'segmentations'   # CUB-200-2011's folder of object masks: <class folder>/<image name>.png, 0 or 255
@@ -147,7 +148,7 @@ def segmentation_path(root, image_path):
     "Where CUB keeps the mask of `image_path` (a path relative to `images/`): `segmentations/<same path>.png`."
     return Path(root) / SEGMENTATIONS / Path(image_path).with_suffix('.png')
 
-def _check_counts(num_classes, most, train_per_class, test_per_class, image_size, clutter, why):
+def check_toy_counts(num_classes, most, train_per_class, test_per_class, image_size, clutter, why):
     "The image size `(w, h)` of a toy set's checked counts; `why` says what limits the classes to `most`."
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if not 1 <= num_classes <= most: raise ValueError(f"num_classes must be 1..{most} ({why}), got {num_classes}")
@@ -161,7 +162,7 @@ def _check_counts(num_classes, most, train_per_class, test_per_class, image_size
 def _toy_params(num_classes, train_per_class, test_per_class, image_size, seed, clutter, stripe_jitter, quality,
                 bird_scale, head_scale, body_evidence):
     "The arguments that decide a toy dataset's files, checked, as a JSON-able dict."
-    size = _check_counts(num_classes, len(HEAD_COLOURS), train_per_class, test_per_class, image_size, clutter,
+    size = check_toy_counts(num_classes, len(HEAD_COLOURS), train_per_class, test_per_class, image_size, clutter,
                          'one head colour each')
     draw_toy_birds([0], size, 1, 0, stripe_jitter, 0, bird_scale, head_scale, body_evidence)   # checks the bird's knobs
     return dict(num_classes=num_classes, train_per_class=train_per_class, test_per_class=test_per_class,
@@ -211,7 +212,7 @@ def staging_folder(root):
     root = Path(root).resolve()                                   # '.' has no name to put a suffix on
     return root.with_name(f".{root.name}.partial")
 
-def _write_toy(root, params, names, draw, chunk, progress, what):
+def write_toy_set(root, params, names, draw, chunk, progress, what):
     "`root` holding the toy set of `params`: drawn (by `_draw_toy`) unless it is there already; one draw at a time."
     root = Path(root)
     if _existing_toy(root, params):
@@ -241,7 +242,7 @@ def make_toy_dataset(root, num_classes=5, train_per_class=TRAIN_PER_CLASS, test_
     def draw(labels, rng):
         ims, bxs, info = draw_toy_birds(labels, tuple(params['image_size']), num_classes, rng=rng, **style)
         return ims, bxs, info['body'] | info['head']
-    return _write_toy(root, params, names, draw, chunk, progress, 'toy birds')
+    return write_toy_set(root, params, names, draw, chunk, progress, 'toy birds')
 
 # %% ../nbs/09_toy.ipynb #freshbd1
 def fresh_birds(root, n, seed=123):

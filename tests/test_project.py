@@ -185,6 +185,22 @@ def test_no_module_is_longer_than_300_lines():
     assert not long, f"modules over {MAX_MODULE_LINES} lines (split their lessons): {long}"
 
 
+def private_imports(source):
+    "`module: name` for each private name a module's source imports from another module of the package."
+    import ast
+    return [f"{node.module}: {a.name}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+            for a in node.names if a.name.startswith('_') and not a.name.startswith('__')]
+
+
+def test_no_module_imports_another_modules_private_names():
+    "What two modules share is public where it is defined, with a docstring (issue 30: helpers stay private)."
+    found = {p.name: names for p in sorted((ROOT / 'dfm_tutorial').glob('*.py'))
+             if (names := private_imports(p.read_text()))}
+    assert not found, f"private names imported across modules (make them public where defined): {found}"
+    assert private_imports("from .toy import (check_scale,\n    _write)") == ['toy: _write']   # the check finds one
+
+
 def test_no_teaching_cell_is_longer_than_40_lines():
     found = {p.name: cells for p in sorted((ROOT / 'nbs').glob('*.ipynb')) if (cells := long_code_cells(p))}
     assert not found, f"code cells over {MAX_CELL_LINES} lines (cell id, lines): {found}"
