@@ -29,7 +29,7 @@ def maps_to_boxes(maps, threshold, multi=False):
     if t.ndim > 1 or t.size not in (1, len(maps)):
         raise ValueError(f"threshold must be one number or one per map ({len(maps)}), got shape {t.shape}")
     if len(maps) == 0: return [] if multi else np.zeros((0, 4), np.int64)   # no maps, no boxes
-    maps = maps if maps.dtype == np.uint8 else check_maps(maps)
+    maps = maps if maps.dtype == np.uint8 else to_uint8(maps)            # checked once, quantised once
     t = check_thresholds(np.broadcast_to(t, (len(maps),)))
     boxes = [contour_boxes(m, [ti], multi)[0] for m, ti in zip(maps, t)]   # one compiled sweep per map
     return boxes if multi else np.concatenate(boxes)

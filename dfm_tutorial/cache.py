@@ -184,6 +184,6 @@ class ImageCache:
         k = positions[self.readable[positions]]                              # sorted: sequential reads of the memmap
         if len(k) == 0: return None
         boxes = self.boxes[k]
-        slots = int((boxes != NO_BOX).any(-1).sum(1).max()) if len(k) else 0  # as many as this batch needs
+        slots = int((boxes != NO_BOX).any(-1).sum(1).max())                 # as many as this batch needs
         boxes = boxes[:, :slots]
         return torch.from_numpy(self.images[k]), self.labels[k], boxes, [self.ids[i] for i in k], k

@@ -12,7 +12,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
-from .core import WSOL_SIZE, check_range, progress_bar
+from .core import WSOL_SIZE, check_int, check_range, progress_bar
 from .boxes import CAM_CURVE_INTERVAL
 from .metadata import MetadataError
 from .data import check_boxes_fit, gather_boxes
@@ -58,7 +58,7 @@ def score_cam_folder(meta, cams, mask_dir=None, cam_thresholds:np.ndarray=WSOL_T
     cams = Path(cams)
     if not cams.is_dir(): raise FileNotFoundError(f"score map folder {cams} does not exist")
     idx = np.arange(len(meta)) if indices is None else np.asarray(indices, np.int64)
-    check_range('batch_size', batch_size, 1)
+    check_int('batch_size', batch_size)
     _check_localized(meta, idx, mask_dir)
     boxes = meta.masks is None
     sizes = _box_sizes(meta, idx) if boxes else None

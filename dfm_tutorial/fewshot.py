@@ -81,8 +81,9 @@ class SaliencyModel(nn.Module):
 SUPERVISION = ('boxes', 'masks')             # what the val images teach the saliency model: their boxes, or masks
 
 class _MaskSource:
-    "`source` with each image's mask as its image (uint8, 255 inside): a second `EpochLoader` crops it in step."
-    def __init__(self, source, root): self.source, self.root = source, root
+    """`source` with each image's mask as its image (uint8, 255 inside): a second `EpochLoader` crops it in step. Each
+    mask PNG is decoded once a run: the loop goes over the same few val images for many epochs."""
+    def __init__(self, source, root): self.source, self.root, self.masks = source, root, {}
     @property
     def size(self): return self.source.size
     def __len__(self): return len(self.source)
@@ -91,7 +92,9 @@ class _MaskSource:
         got = self.source.batch(positions)
         if got is None: return None
         _, labels, boxes, ids, index = got
-        masks = load_masks(self.root, ids, self.size)                             # (b, s, s) bool
+        if new := [i for i in ids if i not in self.masks]:
+            self.masks.update(zip(new, load_masks(self.root, new, self.size)))
+        masks = torch.stack([self.masks[i] for i in ids])                         # (b, s, s) bool
         return masks[..., None].expand(-1, -1, -1, 3).to(torch.uint8) * 255, labels, boxes, ids, index
 
 def fewshot_loaders(cfg, supervision='boxes'):

@@ -11,7 +11,7 @@ __all__ = ['GRADCAM_METHODS', 'require_gradcam', 'default_target_layer', 'gradca
 import contextlib, io
 import numpy as np
 import torch
-from .core import check_choice, check_range, progress_bar
+from .core import check_choice, check_int, progress_bar
 
 # %% ../nbs/19_gradcam.ipynb #bcfc3975
 GRADCAM_METHODS = {'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus', 'xgradcam': 'XGradCAM', 'layercam': 'LayerCAM',
@@ -36,7 +36,7 @@ def gradcam_maps(model, images, targets, method='gradcam', target_layer=None, ba
     gc = require_gradcam()
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     check_choice('method', method, GRADCAM_METHODS)
-    check_range('batch_size', batch_size, 1)
+    check_int('batch_size', batch_size)
     targets = torch.as_tensor(targets).tolist()
     if len(targets) != len(images):
         raise ValueError(f"one target class per image: {len(targets)} targets for {len(images)} images")

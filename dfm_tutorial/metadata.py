@@ -8,7 +8,7 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/cub_metadata.html.md"""
 __all__ = ['SPLITS', 'MetadataError', 'text_lines', 'WSOLMetadata', 'group_boxes', 'read_cub_metadata', 'split_indices']
 
 # %% ../nbs/10_cub_metadata.ipynb #a666a91c
-import functools, math, os
+import functools, hashlib, math, os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -147,12 +147,10 @@ def _read_boxes(root, index):
 
 # %% ../nbs/10_cub_metadata.ipynb #e8dd6a62
 def _stamp(root):
-    "Each metadata file's name, size and modification time: what says the files are the ones parsed before."
-    return tuple((f, s.st_size, s.st_mtime_ns) for f in CUB_FILES if (s := _stat(root / f)) is not None)
-
-def _stat(path):
-    try: return path.stat()
-    except FileNotFoundError: return None
+    """Each metadata file's name and a digest of its bytes: what says the files are the ones parsed before (hashing is
+    a small part of parsing; a file's time can miss a rewrite within the filesystem's time granularity)."""
+    return tuple((f, hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()) for f in CUB_FILES
+                 if (p := root / f).is_file())
 
 @functools.lru_cache(maxsize=8)
 def _parsed(root, stamp):

@@ -10,7 +10,7 @@ __all__ = ['PLOT_SWITCHES', 'NOT_OPTIONS', 'METHODS', 'WSOLModel', 'option_names
 
 # %% ../nbs/12_models.ipynb #9c4bf77e
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 from fastcore.basics import patch
 import torch
@@ -88,7 +88,7 @@ class Method:
     name: str
     model: type                          # WSOLModel, or a subclass with its own training step (HaS, ACoL, CutMix, SPG)
     module: type = None                  # ADL, DFM: a fresh one after each position; None: nothing is inserted
-    make: Callable = None                # builds `module` from the options (default: the class itself)
+    make: Callable = field(default=None, repr=False)   # builds `module` from the options (default: the class)
     extra: tuple = ()                    # options `make` takes beyond the class's own (DFM's `ablation`)
 
     @property
@@ -143,8 +143,7 @@ def _check_arguments(arch, method, num_classes, positions, options):
     check_int('num_classes', num_classes)
     check_options(method, options)
     if METHODS[method].module is None and positions:
-        inserting = [n for n, m in METHODS.items() if m.module is not None]
-        raise ValueError(f"method {method!r} inserts nothing: positions= needs one of {inserting}")
+        raise ValueError(f"method {method!r} inserts nothing: positions= needs one of {sorted(INSERTING_METHODS)}")
     if isinstance(positions, str):                                         # iterating 'block3' would give 'b', 'l', ...
         raise ValueError(f"positions must be a list of module names, e.g. positions=['{positions}'], got {positions!r}")
 

@@ -6,10 +6,11 @@ Docs: https://dfm-tutorial.github.io/dfm-tutorial/cub.html.md"""
 
 # %% auto #0
 __all__ = ['SMOKE_OVERRIDES', 'SMOKE_ROWS', 'DRIVE_RUNS', 'LOCAL_CACHES', 'PAPER_TABLE2', 'PAPER_TABLE3', 'PAPER_TABLE1_CUB',
-           'BACKBONES', 'TABLE3_ROWS', 'run_folders', 'drop_checkpoints', 'reproduction_runs', 'fewshot_references',
-           'comparison_table']
+           'BACKBONES', 'TABLE3_ROWS', 'DATASETS', 'run_folders', 'drop_checkpoints', 'reproduction_runs',
+           'fewshot_references', 'comparison_table']
 
 # %% ../nbs/30_cub.ipynb #a696dced
+from .core import check_choice
 from .experiments import SMOKE_TRAIN
 # the experiment lessons' smoke run, with no pretrained weights, on the CPU; one val bird per class: six-bird classes
 # keep five
@@ -78,32 +79,30 @@ PAPER_TABLE1_CUB = {'cam': PAPER_TABLE3[('resnet50', 'cam')]['cub'],            
 BACKBONES = tuple(a for a, b in ALL_BACKBONES.items() if b.imagenet)   # the registry's ImageNet backbones
 TABLE3_ROWS = tuple((b, m) for b in BACKBONES for m in METHODS)     # every registered method on every backbone
 
-def _check_dataset(dataset):
-    if dataset not in ('cub', 'ilsvrc'): raise ValueError(f"dataset must be 'cub' or 'ilsvrc', got {dataset!r}")
+DATASETS = ('cub', 'ilsvrc')             # the datasets of the paper's Table 3
 
 def reproduction_runs(dataset, rows=TABLE3_ROWS, **overrides):
     """`run_grid` runs for `rows` of (backbone, method) on `dataset` ('cub' or 'ilsvrc'), with the shipped configs and
     `overrides`."""
-    _check_dataset(dataset)
+    check_choice('dataset', dataset, DATASETS)
     if bad := [r for r in rows if r not in TABLE3_ROWS]:
         raise ValueError(f"unknown rows {bad}; rows are (backbone, method) from {TABLE3_ROWS}")
     return {f'{b}_{m}': {'config': f'{dataset}_{b}', 'method': m, **overrides} for b, m in rows}
 
 # %% ../nbs/30_cub.ipynb #fewshot30
-import dataclasses
 from .cli import make_config
 from .fewshot import fewshot_rows
 
 def fewshot_references(dataset, backbones, runs, progress=False, **overrides):
     """`{backbone: {row name: metrics}}` of wsolevaluation's few-shot baseline (lesson 17c, `fewshot_rows`) on
     `dataset` for each of `backbones`: the shipped config with `overrides`, its run folder in `runs` beside the runs."""
-    _check_dataset(dataset)
+    check_choice('dataset', dataset, DATASETS)
     if bad := [b for b in backbones if b not in BACKBONES]:
         raise ValueError(f"unknown backbones {bad}; backbones are {BACKBONES}")
     refs = {}
     for b in dict.fromkeys(backbones):                      # once a backbone, however many of its rows run
-        cfg = make_config(f'{dataset}_{b}', {**overrides, 'out': str(Path(runs) / '{name}')})
-        refs[b] = fewshot_rows(dataclasses.replace(cfg, progress=progress))
+        refs[b] = fewshot_rows(make_config(f'{dataset}_{b}', {**overrides, 'out': str(Path(runs) / '{name}'),
+                                                              'progress': progress}))
     return refs
 
 # %% ../nbs/30_cub.ipynb #da2257dc

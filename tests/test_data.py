@@ -350,7 +350,7 @@ def test_a_finished_cache_is_read_without_locking(cub, tmp_path, monkeypatch):
 
 
 def test_metadata_is_read_again_when_a_file_changes(tmp_path):
-    "read_cub_metadata parses a folder once a process, but a file changed since (same size, new time) is read anew."
+    "read_cub_metadata parses a folder once a process, but a file changed since (same size) is read anew, at once."
     root = make_toy_dataset(tmp_path / 'toy', num_classes=2, train_per_class=2, test_per_class=1, progress=False)
     first = read_cub_metadata(root)
     assert read_cub_metadata(root).labels is first.labels                    # unchanged: the parse is shared

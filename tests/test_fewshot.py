@@ -15,13 +15,6 @@ def toy(tmp_path_factory):
     return make_toy_dataset(tmp_path_factory.mktemp('data') / 'toy', **SMOKE_TOY, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_determinism():
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-
-
 def tiny_config(toy, tmp_path, **over):
     return TrainConfig(**{**dict(data=str(toy), num_classes=SMOKE_TOY['num_classes'], val_per_class=2,
                                  cache_dir=str(tmp_path / 'cache'), out=str(tmp_path / 'runs/{name}'), progress=False,
@@ -65,12 +58,16 @@ def test_training_reads_the_val_images_and_no_test_image(toy, tmp_path, monkeypa
         if batch is not None: loaded.extend(batch.ids)
         return batch
     monkeypatch.setattr(loader, 'load_batch', counting)          # what EpochLoader calls for each batch
+    decoded = []
+    read = fewshot.load_masks
+    monkeypatch.setattr(fewshot, 'load_masks', lambda root, ids, size: decoded.extend(ids) or read(root, ids, size))
     cfg = tiny_config(toy, tmp_path)
     fewshot.train_saliency(cfg, epochs=2, supervision=supervision)
     meta = read_cub_metadata(toy)
     val, test = ({meta.paths[i] for i in split_indices(meta, s, cfg.val_per_class, VAL_SEED)} for s in ('val', 'test'))
     assert set(loaded) == val and not set(loaded) & test
     assert len(loaded) == 2 * len(val) * (2 if supervision == 'masks' else 1)   # 2 epochs, a batch of all; the masks
+    assert sorted(decoded) == (sorted(val) if supervision == 'masks' else [])  # each mask PNG decoded once a run
 
 
 def test_every_results_table_gets_the_row_once_the_package_is_imported(toy, tmp_path):

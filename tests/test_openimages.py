@@ -140,7 +140,7 @@ def test_a_foreign_destination_is_refused(toy, tmp_path):
         prepare_openimages(toy / 'dataset/OpenImages', tmp_path / 'out', progress=False)
 
 
-def test_the_openimages_configs(prepared):
+def test_the_openimages_configs():
     from dfm_tutorial.cli import make_config, read_config
     cfg = make_config('openimages_resnet50')
     assert (cfg.data, cfg.num_classes, cfg.epochs, cfg.lr_decay_epochs, cfg.batch_size) == \
